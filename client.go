@@ -1,0 +1,263 @@
+package pop3
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+)
+
+// Client is a POP3 session with a server, speaking the command set Outlook uses
+// (MS-STANOPOP3): CAPA, USER/PASS, STAT, bare LIST, bare UIDL, RETR, TOP, DELE, NOOP and
+// QUIT. It never sends RSET, APOP, or an argument to LIST, UIDL, STAT, NOOP or QUIT; to
+// undo deletions, Close the session without QUIT and the server deletes nothing.
+//
+// A Client is not safe for concurrent use, except that Close may be called at any time.
+type Client struct {
+	conn     *Conn
+	greeting string
+	loggedIn bool
+	caps     Capabilities // nil until CAPA has been asked in the current state
+	deleted  map[int]bool // messages this session marked deleted
+}
+
+// Dial connects to addr ("host:port", port 110 by custom) over TCP and waits for the
+// greeting.
+func Dial(addr string, opts *Options) (*Client, error) {
+	o := opts.withDefaults()
+	nc, err := (&net.Dialer{Timeout: o.Timeout}).Dial("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pop3: dial: %w", err)
+	}
+	return NewClient(nc, opts)
+}
+
+// DialTLS connects to addr ("host:port", port 995 by custom) with implicit TLS and waits
+// for the greeting. The certificate is verified against opts.TLSConfig, whose ServerName
+// defaults to the host in addr.
+func DialTLS(addr string, opts *Options) (*Client, error) {
+	o := opts.withDefaults()
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("pop3: dial: %w", err)
+	}
+	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: o.Timeout}, Config: opts.tlsConfig(host)}
+	nc, err := dialer.Dial("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pop3: dial: %w", err)
+	}
+	return NewClient(nc, opts)
+}
+
+// NewClient starts a session on conn, which is already connected: it waits for the
+// greeting (MS-STANOPOP3 C0002, C0007). On error conn is closed.
+func NewClient(conn net.Conn, opts *Options) (*Client, error) {
+	c := &Client{conn: NewConn(conn, opts)}
+	resp, err := c.conn.ReadResponse()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	c.greeting = resp.Text
+	return c, nil
+}
+
+// Conn returns the connection below the Client, for commands the Client does not send.
+// A caller that changes the session through it (by deleting a message, say) is on its own.
+func (c *Client) Conn() *Conn { return c.conn }
+
+// Greeting returns the text of the server's greeting, after "+OK".
+func (c *Client) Greeting() string { return c.greeting }
+
+// cmd sends one command and reads its status line.
+func (c *Client) cmd(keyword string, args ...string) (Response, error) {
+	if err := c.conn.Cmd(keyword, args...); err != nil {
+		return Response{}, err
+	}
+	return c.conn.ReadResponse()
+}
+
+// Login authenticates with USER and PASS (MS-STANOPOP3 C0042-C0047). PASS is sent only
+// after a positive reply to USER; the password is sent as it is, spaces included. A user
+// name must be one word of printable ASCII, and neither may hold a control octet. A
+// negative reply is returned as an *Error, whose Code tells a bad password ("AUTH") from a
+// locked maildrop ("IN-USE") or a login too soon ("LOGIN-DELAY").
+func (c *Client) Login(username, password string) error {
+	if c.loggedIn {
+		return ErrAuthenticated
+	}
+	if err := checkWord(username, "user name"); err != nil {
+		return err
+	}
+	if err := checkArgument(password); err != nil {
+		return fmt.Errorf("%w (in the password)", err)
+	}
+	if _, err := c.cmd("USER", username); err != nil {
+		return err
+	}
+	if _, err := c.cmd("PASS", password); err != nil {
+		return err
+	}
+	c.enterTransaction()
+	return nil
+}
+
+// enterTransaction records a successful login: the capabilities may differ now.
+func (c *Client) enterTransaction() {
+	c.loggedIn = true
+	c.caps = nil
+	c.deleted = make(map[int]bool)
+}
+
+// transaction checks that a TRANSACTION-state command may be sent.
+func (c *Client) transaction() error {
+	if !c.loggedIn {
+		return ErrNotAuthenticated
+	}
+	return nil
+}
+
+// message checks a message number before it is sent: logged in, at least 1 (C0011), and
+// not marked deleted in this session (C0026).
+func (c *Client) message(n int) (string, error) {
+	if err := c.transaction(); err != nil {
+		return "", err
+	}
+	if n < 1 {
+		return "", fmt.Errorf("%w: message number %d is below 1", ErrInvalidArgument, n)
+	}
+	if c.deleted[n] {
+		return "", fmt.Errorf("%w: message %d", ErrDeleted, n)
+	}
+	return strconv.Itoa(n), nil
+}
+
+// Stat returns the number of messages in the maildrop and their total size in octets
+// (MS-STANOPOP3 C0015, C0017).
+func (c *Client) Stat() (count int, size int64, err error) {
+	if err := c.transaction(); err != nil {
+		return 0, 0, err
+	}
+	resp, err := c.cmd("STAT")
+	if err != nil {
+		return 0, 0, err
+	}
+	n, size, err := parseNumberPair([]byte(resp.Text))
+	if err != nil || n > maxMessageNumber {
+		return 0, 0, fmt.Errorf("pop3: STAT reply %q: %w", resp.Text, ErrMalformed)
+	}
+	return int(n), size, nil
+}
+
+// ListEntry is one line of a LIST reply: a message and its size in octets.
+type ListEntry struct {
+	Number int
+	Size   int64
+}
+
+// List returns the number and size of every message not marked deleted. It sends a bare
+// LIST, never "LIST n" (MS-STANOPOP3 V0003, C0020, C0021).
+func (c *Client) List() ([]ListEntry, error) {
+	if err := c.transaction(); err != nil {
+		return nil, err
+	}
+	if _, err := c.cmd("LIST"); err != nil {
+		return nil, err
+	}
+	var list []ListEntry
+	err := c.conn.ReadListing(func(line []byte) error {
+		num, rest := nextField(line)
+		n, err := parseMessageNumber(num)
+		if err != nil {
+			return fmt.Errorf("pop3: LIST line %q: %w", line, err)
+		}
+		size, _ := nextField(rest)
+		s, err := parseDecimal(size)
+		if err != nil {
+			return fmt.Errorf("pop3: LIST line %q: %w", line, err)
+		}
+		list = append(list, ListEntry{Number: n, Size: s})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// Retr retrieves message n. The reader streams the message as the server sends it, CRLF
+// line endings kept and dot-stuffing removed (MS-STANOPOP3 V0004, C0022, C0023); it returns
+// io.EOF only after the terminating line, and an error matching io.ErrUnexpectedEOF if the
+// connection ends before it. Read it to the end or Close it; the next call on the Client
+// drains whatever is left.
+func (c *Client) Retr(n int) (io.ReadCloser, error) {
+	num, err := c.message(n)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.cmd("RETR", num); err != nil {
+		return nil, err
+	}
+	return c.conn.DotReader(), nil
+}
+
+// Top retrieves the header of message n, the blank line after it, and the first lines
+// lines of its body (MS-STANOPOP3 C0032, C0034). The reader behaves as Retr's.
+func (c *Client) Top(n, lines int) (io.ReadCloser, error) {
+	num, err := c.message(n)
+	if err != nil {
+		return nil, err
+	}
+	if lines < 0 {
+		return nil, fmt.Errorf("%w: TOP line count %d is negative", ErrInvalidArgument, lines)
+	}
+	if _, err := c.cmd("TOP", num, strconv.Itoa(lines)); err != nil {
+		return nil, err
+	}
+	return c.conn.DotReader(), nil
+}
+
+// Dele marks message n deleted (MS-STANOPOP3 C0024, C0026). The server removes it only
+// when Quit succeeds; Close instead, and nothing is removed. Later calls that name n fail
+// with ErrDeleted without asking the server.
+func (c *Client) Dele(n int) error {
+	num, err := c.message(n)
+	if err != nil {
+		return err
+	}
+	if _, err := c.cmd("DELE", num); err != nil {
+		return err
+	}
+	c.deleted[n] = true
+	return nil
+}
+
+// Noop asks the server for a positive reply, to keep the session alive or check it
+// (MS-STANOPOP3 C0027, C0029).
+func (c *Client) Noop() error {
+	if err := c.transaction(); err != nil {
+		return err
+	}
+	_, err := c.cmd("NOOP")
+	return err
+}
+
+// Quit ends the session with QUIT (MS-STANOPOP3 C0012, C0030). After a login, a positive
+// reply means the server has removed the messages marked deleted; a negative one is
+// returned as an *Error, and some may remain. The connection is closed either way.
+func (c *Client) Quit() error {
+	_, err := c.cmd("QUIT")
+	if cerr := c.conn.Close(); err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+		err = cerr
+	}
+	return err
+}
+
+// Close closes the connection without QUIT: the server never enters its UPDATE state, so
+// no message marked deleted in this session is removed (MS-STANOPOP3 V0006). It may be
+// called from another goroutine to abort a call in progress.
+func (c *Client) Close() error {
+	return c.conn.Close()
+}

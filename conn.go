@@ -1,0 +1,299 @@
+package pop3
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+const (
+	defaultTimeout       = time.Minute
+	defaultMaxLineLength = 8 << 10
+	readBufferSize       = 64 << 10
+	// maxCommandLength is RFC 2449's bound on a command line, CRLF included.
+	maxCommandLength = 255
+)
+
+// Conn is a POP3 connection below the Client: it sends commands and reads status lines,
+// listings and dot-stuffed bodies, for callers that need a command the Client never sends.
+// Every wait on the server has the Options' Timeout. After a timeout, a cut, an over-long
+// line or a body that could not be read to its end, the Conn is out of step with the server
+// and every later call returns an error that matches ErrBroken.
+//
+// A Conn is not safe for concurrent use, except that Close may be called at any time.
+type Conn struct {
+	nc      net.Conn
+	r       *bufio.Reader
+	w       *bufio.Writer
+	timeout time.Duration
+	maxLine int
+
+	// pending holds the commands sent whose status line has not been read yet, oldest
+	// first, as they appear in errors (passwords elided).
+	pending []string
+	// body is the multi-line body being read, if any; the next command drains it.
+	body *DotReader
+	// broken is set once the connection has fallen out of step.
+	broken error
+}
+
+// NewConn wraps nc. It reads nothing: the caller reads the greeting with ReadResponse.
+func NewConn(nc net.Conn, opts *Options) *Conn {
+	o := opts.withDefaults()
+	c := &Conn{nc: nc, timeout: o.Timeout, maxLine: o.MaxLineLength}
+	c.r = bufio.NewReaderSize(deadlineReader{c}, max(readBufferSize, c.maxLine+2))
+	c.w = bufio.NewWriter(deadlineWriter{c})
+	return c
+}
+
+// deadlineReader gives every read of the network its own deadline.
+type deadlineReader struct{ c *Conn }
+
+func (d deadlineReader) Read(p []byte) (int, error) {
+	if err := d.c.nc.SetReadDeadline(time.Now().Add(d.c.timeout)); err != nil {
+		return 0, err
+	}
+	return d.c.nc.Read(p)
+}
+
+// deadlineWriter gives every write to the network its own deadline.
+type deadlineWriter struct{ c *Conn }
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	if err := d.c.nc.SetWriteDeadline(time.Now().Add(d.c.timeout)); err != nil {
+		return 0, err
+	}
+	return d.c.nc.Write(p)
+}
+
+// NetConn returns the underlying connection.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Close closes the connection without sending anything. It may be called from another
+// goroutine to unblock a call in progress.
+func (c *Conn) Close() error { return c.nc.Close() }
+
+// Err returns the error that put the connection out of step, or nil.
+func (c *Conn) Err() error { return c.broken }
+
+// fail marks the connection out of step with cause and returns the error every later call
+// will return. An io.EOF becomes io.ErrUnexpectedEOF: a POP3 server never ends a reply by
+// closing the connection.
+func (c *Conn) fail(cause error) error {
+	if c.broken == nil {
+		if cause == io.EOF {
+			cause = io.ErrUnexpectedEOF
+		}
+		c.broken = &brokenError{cause: cause}
+	}
+	return c.broken
+}
+
+// ready drains a body still being read and reports whether the connection can be used.
+func (c *Conn) ready() error {
+	if c.broken != nil {
+		return c.broken
+	}
+	if c.body != nil {
+		if err := c.body.Close(); err != nil {
+			return err
+		}
+	}
+	return c.broken
+}
+
+// Cmd sends one command: the keyword and arguments separated by single spaces, ending in
+// CRLF (MS-STANOPOP3 C0003, C0004). Before anything is sent it drains the body of a previous
+// reply that was not read to its end, and checks the line: an argument that is empty, or
+// holds a control octet or a non-ASCII octet, and a line longer than 255 octets, are
+// refused with ErrInvalidArgument. The password of PASS is elided from errors.
+func (c *Conn) Cmd(keyword string, args ...string) error {
+	if err := c.queue(keyword, args...); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+// queue checks and buffers one command without sending it; flush sends what is queued.
+func (c *Conn) queue(keyword string, args ...string) error {
+	if err := c.ready(); err != nil {
+		return err
+	}
+	if err := checkCommand(keyword, args); err != nil {
+		return err
+	}
+	c.w.WriteString(keyword)
+	for _, a := range args {
+		c.w.WriteByte(' ')
+		c.w.WriteString(a)
+	}
+	c.w.WriteString("\r\n")
+	c.pending = append(c.pending, displayCommand(keyword, args))
+	return nil
+}
+
+func (c *Conn) flush() error {
+	if err := c.w.Flush(); err != nil {
+		return c.fail(err)
+	}
+	return nil
+}
+
+// checkCommand is the one place that validates what goes on the wire.
+func checkCommand(keyword string, args []string) error {
+	if err := checkWord(keyword, "keyword"); err != nil {
+		return err
+	}
+	n := len(keyword) + 2
+	for _, a := range args {
+		if err := checkArgument(a); err != nil {
+			return err
+		}
+		n += 1 + len(a)
+	}
+	if n > maxCommandLength {
+		return fmt.Errorf("%w: %s command line of %d octets exceeds %d", ErrInvalidArgument, keyword, n, maxCommandLength)
+	}
+	return nil
+}
+
+// checkArgument refuses an empty argument and any octet outside printable ASCII and space
+// (MS-STANOPOP3 C0003): a CR, LF or NUL would let the argument inject a command.
+func checkArgument(a string) error {
+	if a == "" {
+		return fmt.Errorf("%w: empty argument", ErrInvalidArgument)
+	}
+	for i := 0; i < len(a); i++ {
+		if c := a[i]; c < ' ' || c > '~' {
+			return fmt.Errorf("%w: argument holds the octet %#02x", ErrInvalidArgument, c)
+		}
+	}
+	return nil
+}
+
+// checkWord checks a value that must be a single printable word: a keyword, a user name.
+func checkWord(w, what string) error {
+	if w == "" {
+		return fmt.Errorf("%w: empty %s", ErrInvalidArgument, what)
+	}
+	for i := 0; i < len(w); i++ {
+		if c := w[i]; c <= ' ' || c > '~' {
+			return fmt.Errorf("%w: %s holds the octet %#02x", ErrInvalidArgument, what, c)
+		}
+	}
+	return nil
+}
+
+// displayCommand is a command as errors show it: passwords and other secrets elided.
+func displayCommand(keyword string, args []string) string {
+	switch {
+	case len(args) == 0:
+		return keyword
+	case strings.EqualFold(keyword, "PASS"):
+		return keyword + " ***"
+	case strings.EqualFold(keyword, "APOP"), strings.EqualFold(keyword, "AUTH"):
+		return keyword + " " + args[0] + strings.Repeat(" ***", len(args)-1)
+	}
+	return keyword + " " + strings.Join(args, " ")
+}
+
+// ReadResponse reads the status line that answers the oldest command not yet answered (or
+// the greeting). A negative reply is returned as an *Error together with its Response; an
+// I/O failure marks the connection broken.
+func (c *Conn) ReadResponse() (Response, error) {
+	if err := c.ready(); err != nil {
+		return Response{}, err
+	}
+	line, err := c.readLine()
+	if err != nil {
+		return Response{}, err
+	}
+	command := ""
+	if len(c.pending) > 0 {
+		command = c.pending[0]
+		c.pending[0] = ""
+		c.pending = c.pending[1:]
+	}
+	resp := ParseResponse(line)
+	if !resp.OK {
+		return resp, &Error{Command: command, Code: resp.Code, Text: resp.Text}
+	}
+	return resp, nil
+}
+
+// readLine is the one place that reads a status or listing line. It returns the line
+// without its ending (CRLF or a bare LF), valid until the next read. A line longer than the
+// bound fails after at most one buffer of input.
+func (c *Conn) readLine() ([]byte, error) {
+	scanned := 0
+	for {
+		buf, err := c.r.Peek(c.r.Buffered())
+		if err != nil {
+			return nil, c.fail(err)
+		}
+		limit := min(len(buf), c.maxLine+2)
+		if i := bytes.IndexByte(buf[scanned:limit], '\n'); i >= 0 {
+			end := scanned + i
+			line := buf[:end]
+			if end > 0 && line[end-1] == '\r' {
+				line = line[:end-1]
+			}
+			if len(line) > c.maxLine {
+				return nil, c.fail(fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine))
+			}
+			c.r.Discard(end + 1)
+			return line, nil
+		}
+		if len(buf) > c.maxLine+1 {
+			return nil, c.fail(fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine))
+		}
+		scanned = limit
+		if _, err := c.r.Peek(len(buf) + 1); err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				err = fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine)
+			}
+			return nil, c.fail(err)
+		}
+	}
+}
+
+// DotReader returns a reader for the multi-line body that follows a positive status line:
+// it yields the octets exactly as sent, line endings kept, with the dot-stuffing removed,
+// and ends at the line ".". The Conn is lent to the reader until it reaches the end or is
+// closed; the next command drains what is left.
+func (c *Conn) DotReader() *DotReader {
+	if c.body != nil {
+		c.body.Close()
+	}
+	c.body = &DotReader{c: c, lineStart: true}
+	return c.body
+}
+
+// ReadListing reads the lines of a multi-line listing (LIST, UIDL, CAPA) after a positive
+// status line and calls fn with each, without its line ending; the slice is valid only
+// during the call. The listing ends at any line that begins with "." (MS-STANOPOP3 V0002:
+// listings never hold such a line). Every line is bounded like a status line. If fn
+// returns an error, the rest of the listing is read and skipped, and that error returned.
+func (c *Conn) ReadListing(fn func(line []byte) error) error {
+	if err := c.ready(); err != nil {
+		return err
+	}
+	var first error
+	for {
+		line, err := c.readLine()
+		if err != nil {
+			return err
+		}
+		if len(line) > 0 && line[0] == '.' {
+			return first
+		}
+		if first == nil {
+			first = fn(line)
+		}
+	}
+}

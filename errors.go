@@ -1,0 +1,98 @@
+package pop3
+
+import (
+	"errors"
+	"strings"
+)
+
+// Error is a negative reply from the server ("-ERR ..."). The Client returns it bare or
+// wrapped, so errors.As finds it; the connection is still usable after one.
+type Error struct {
+	// Command is the command the reply answered, with any password elided
+	// ("PASS ***"); empty for the greeting.
+	Command string
+	// Code is the RFC 2449 response code without brackets, upper-cased, such as
+	// "IN-USE", "LOGIN-DELAY", "SYS/TEMP", "SYS/PERM" or "AUTH"; "" when the reply has none.
+	Code string
+	// Text is the human-readable text after the status indicator and the code.
+	Text string
+}
+
+// Error formats the reply as "pop3: COMMAND: -ERR [CODE] text".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("pop3: ")
+	if e.Command != "" {
+		b.WriteString(e.Command)
+		b.WriteString(": ")
+	} else {
+		b.WriteString("greeting: ")
+	}
+	b.WriteString("-ERR")
+	if e.Code != "" {
+		b.WriteString(" [")
+		b.WriteString(e.Code)
+		b.WriteString("]")
+	}
+	if e.Text != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Text)
+	}
+	return b.String()
+}
+
+// Temporary reports whether the reply says that trying again later may succeed: the
+// maildrop is locked by another session ([IN-USE]), logins come too fast ([LOGIN-DELAY]),
+// or the server has a transient fault ([SYS/TEMP]).
+func (e *Error) Temporary() bool {
+	return e.HasCode("IN-USE") || e.HasCode("LOGIN-DELAY") || e.HasCode("SYS/TEMP")
+}
+
+// HasCode reports whether the reply's response code is code or one of its descendants in the
+// RFC 2449 hierarchy: a reply with [SYS/TEMP/DISK] has the codes "SYS", "SYS/TEMP" and
+// "SYS/TEMP/DISK". The comparison ignores case.
+func (e *Error) HasCode(code string) bool {
+	if len(e.Code) < len(code) || !strings.EqualFold(e.Code[:len(code)], code) {
+		return false
+	}
+	return len(e.Code) == len(code) || e.Code[len(code)] == '/'
+}
+
+// Errors the library returns, wrapped with details; test for them with errors.Is.
+var (
+	// ErrInvalidArgument is returned, before anything is sent, for an argument that holds
+	// a CR, LF, NUL or other control octet, a message number below 1, a negative TOP line
+	// count, or a command line longer than the 255 octets RFC 2449 allows.
+	ErrInvalidArgument = errors.New("pop3: invalid argument")
+	// ErrDeleted is returned, before anything is sent, for a message this session has
+	// marked deleted (MS-STANOPOP3 C0026).
+	ErrDeleted = errors.New("pop3: message is marked deleted in this session")
+	// ErrLineTooLong is returned when a status or listing line exceeds the bound set by
+	// Options.MaxLineLength.
+	ErrLineTooLong = errors.New("pop3: reply line too long")
+	// ErrMalformed is returned when a reply the library has to parse (STAT, LIST, UIDL)
+	// does not have the expected form.
+	ErrMalformed = errors.New("pop3: malformed reply")
+	// ErrBroken is returned by every call after the connection has fallen out of step with
+	// the server: after a timeout, a cut connection, a line over the bound, or a body that
+	// could not be read to its end. The connection should be closed.
+	ErrBroken = errors.New("pop3: connection is broken")
+	// ErrNotAuthenticated is returned, before anything is sent, for a TRANSACTION-state
+	// command (STAT, LIST, UIDL, RETR, TOP, DELE, NOOP) issued before a successful login.
+	ErrNotAuthenticated = errors.New("pop3: not logged in")
+	// ErrAuthenticated is returned, before anything is sent, for a login attempted after
+	// a successful one.
+	ErrAuthenticated = errors.New("pop3: already logged in")
+)
+
+// brokenError records why a connection fell out of step; it matches ErrBroken and the
+// original cause with errors.Is.
+type brokenError struct {
+	cause error
+}
+
+func (e *brokenError) Error() string {
+	return "pop3: connection is broken: " + e.cause.Error()
+}
+
+func (e *brokenError) Unwrap() []error { return []error{ErrBroken, e.cause} }

@@ -1,0 +1,3 @@
+module github.com/popwire/pop3
+
+go 1.24

@@ -1,0 +1,123 @@
+package pop3
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Response is a parsed status line: the first line of every reply, and the greeting.
+type Response struct {
+	// OK is true when the line's first octet is "+" (MS-STANOPOP3 V0001: the case and
+	// whatever follows do not matter), false otherwise.
+	OK bool
+	// Code is the RFC 2449 response code, upper-cased and without brackets, or "".
+	Code string
+	// Text is what follows the status indicator and the code, with the separating
+	// spaces and tabs removed.
+	Text string
+}
+
+// ParseResponse parses one status line, without its line ending. It never fails: any line
+// that begins with "+" is positive and anything else, the empty line included, is negative.
+// The status indicator is the first field, whatever its spelling ("+OK", "+ok", "+",
+// "-ERR"); fields are separated by any run of spaces and tabs. A bracketed word at the start
+// of the text is taken as the response code whether or not the server listed RESP-CODES.
+func ParseResponse(line []byte) Response {
+	r := Response{OK: len(line) > 0 && line[0] == '+'}
+	rest := skipBlanks(line[indexBlank(line):])
+	if len(rest) > 0 && rest[0] == '[' {
+		if end := bytes.IndexByte(rest, ']'); end > 1 && isCode(rest[1:end]) {
+			r.Code = strings.ToUpper(string(rest[1:end]))
+			rest = skipBlanks(rest[end+1:])
+		}
+	}
+	r.Text = string(bytes.TrimRight(rest, " \t"))
+	return r
+}
+
+// isCode reports whether b can be the inside of an RFC 2449 response code: printable
+// ASCII with no space and no "]".
+func isCode(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f || c == ']' {
+			return false
+		}
+	}
+	return true
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+
+// indexBlank returns the index of the first space or tab in b, or len(b).
+func indexBlank(b []byte) int {
+	for i, c := range b {
+		if isBlank(c) {
+			return i
+		}
+	}
+	return len(b)
+}
+
+func skipBlanks(b []byte) []byte {
+	for len(b) > 0 && isBlank(b[0]) {
+		b = b[1:]
+	}
+	return b
+}
+
+// nextField splits off the first field of b, separated by runs of spaces and tabs
+// (MS-STANOPOP3 C0004, C0017, C0021, C0038).
+func nextField(b []byte) (field, rest []byte) {
+	b = skipBlanks(b)
+	i := indexBlank(b)
+	return b[:i], b[i:]
+}
+
+// parseDecimal parses a non-negative decimal number made of ASCII digits only.
+func parseDecimal(field []byte) (int64, error) {
+	if len(field) == 0 {
+		return 0, fmt.Errorf("%w: missing number", ErrMalformed)
+	}
+	for _, c := range field {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%w: %q is not a number", ErrMalformed, field)
+		}
+	}
+	n, err := strconv.ParseInt(string(field), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %q is out of range", ErrMalformed, field)
+	}
+	return n, nil
+}
+
+// parseNumberPair reads the two leading numbers of a drop listing ("count size") or a scan
+// listing ("number size"), ignoring whatever follows them.
+func parseNumberPair(b []byte) (int64, int64, error) {
+	f1, rest := nextField(b)
+	f2, _ := nextField(rest)
+	a, err := parseDecimal(f1)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err := parseDecimal(f2)
+	if err != nil {
+		return 0, 0, err
+	}
+	return a, n, nil
+}
+
+// parseMessageNumber parses a listing's message number, which is at least 1 and fits an int.
+func parseMessageNumber(field []byte) (int, error) {
+	n, err := parseDecimal(field)
+	if err != nil {
+		return 0, err
+	}
+	if n < 1 || n > maxMessageNumber {
+		return 0, fmt.Errorf("%w: message number %d out of range", ErrMalformed, n)
+	}
+	return int(n), nil
+}
+
+const maxMessageNumber = 1<<31 - 1

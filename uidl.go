@@ -1,0 +1,66 @@
+package pop3
+
+import "fmt"
+
+// UIDEntry is one line of a UIDL reply: a message and its unique-id, which identifies
+// the message across sessions while message numbers last for one session only.
+type UIDEntry struct {
+	Number int
+	UID    string
+}
+
+// UIDL returns the unique-id of every message not marked deleted. It sends a bare UIDL,
+// never "UIDL n" (MS-STANOPOP3 V0007, C0037). Unique-ids are opaque: any run of
+// octets other than spaces, tabs and control octets is accepted as it is, whatever its
+// length, and two messages may share one (C0038, C0039, C0041). Whatever follows the
+// unique-id on its line is ignored.
+func (c *Client) UIDL() ([]UIDEntry, error) {
+	if err := c.transaction(); err != nil {
+		return nil, err
+	}
+	if _, err := c.cmd("UIDL"); err != nil {
+		return nil, err
+	}
+	var list []UIDEntry
+	err := c.conn.ReadListing(func(line []byte) error {
+		num, rest := nextField(line)
+		n, err := parseMessageNumber(num)
+		if err != nil {
+			return fmt.Errorf("pop3: UIDL line %q: %w", line, err)
+		}
+		uid, _ := nextField(rest)
+		if err := checkUID(uid); err != nil {
+			return fmt.Errorf("pop3: UIDL line %q: %w", line, err)
+		}
+		list = append(list, UIDEntry{Number: n, UID: string(uid)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// checkUID accepts any non-empty unique-id without control octets.
+func checkUID(uid []byte) error {
+	if len(uid) == 0 {
+		return fmt.Errorf("%w: missing unique-id", ErrMalformed)
+	}
+	for _, c := range uid {
+		if c < ' ' || c == 0x7f {
+			return fmt.Errorf("%w: unique-id holds the octet %#02x", ErrMalformed, c)
+		}
+	}
+	return nil
+}
+
+// NumbersByUID groups the messages of a UIDL listing by unique-id. A server may give two
+// identical messages the same unique-id (MS-STANOPOP3 C0041); both numbers are kept, in
+// listing order.
+func NumbersByUID(entries []UIDEntry) map[string][]int {
+	m := make(map[string][]int, len(entries))
+	for _, e := range entries {
+		m[e.UID] = append(m[e.UID], e.Number)
+	}
+	return m
+}
