@@ -48,10 +48,10 @@ func dial(t *testing.T, opts *pop3.Options, steps ...Step) (*pop3.Client, *Serve
 	return c, srv
 }
 
-// login connects and logs in as alice.
-func login(t *testing.T, opts *pop3.Options, steps ...Step) (*pop3.Client, *Server) {
+// login connects and logs in as alice; parts are the steps that follow, as Steps or []Step.
+func login(t *testing.T, opts *pop3.Options, parts ...any) (*pop3.Client, *Server) {
 	t.Helper()
-	c, srv := dial(t, opts, script(loginSteps, steps)...)
+	c, srv := dial(t, opts, script(append([]any{loginSteps}, parts...)...)...)
 	if err := c.Login("alice", "secret"); err != nil {
 		t.Fatalf("Login: %v", err)
 	}
@@ -703,7 +703,7 @@ func TestManyCommands(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		steps = append(steps, Expect("NOOP"), Reply("+OK"), Expect("STAT"), Reply("+OK 1 1"))
 	}
-	c, srv := login(t, nil, steps...)
+	c, srv := login(t, nil, steps)
 	for i := 0; i < 100; i++ {
 		if err := c.Noop(); err != nil {
 			t.Fatal(err)
