@@ -1,0 +1,351 @@
+package pop3_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/popwire/pop3"
+	"github.com/popwire/pop3/pop3test"
+)
+
+// The benchmarks run the Client and a raw baseline against the same in-process server
+// (pop3test.Mailbox on 127.0.0.1) in the same run. The raw baseline sends the same
+// commands and reads exactly the octets of the replies without looking at them: the
+// physical reference that no POP3 client can beat.
+//
+//	go test -run '^$' -bench . -benchmem
+//
+// README.md reports the figures as ratios to the baseline.
+
+// benchMessage returns a message of about size octets of 76-octet text lines, with a
+// line beginning with a dot every 40 lines so that dot-stuffing is exercised.
+func benchMessage(size int) []byte {
+	var b bytes.Buffer
+	b.WriteString("From: bench@example.org\r\nSubject: benchmark\r\n\r\n")
+	line := strings.Repeat("abcdefghij", 7) + "klmn\r\n"
+	for i := 0; b.Len() < size; i++ {
+		if i%40 == 39 {
+			b.WriteString(".dotted line\r\n")
+		} else {
+			b.WriteString(line)
+		}
+	}
+	return b.Bytes()
+}
+
+// rawSession is the baseline client: it logs in, then measures the length of every reply
+// once, and afterwards reads replies by length only.
+type rawSession struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func newRawSession(tb testing.TB, addr string) *rawSession {
+	tb.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	s := &rawSession{conn: conn, r: bufio.NewReaderSize(conn, 64<<10)}
+	s.line(tb)
+	for _, cmd := range []string{"USER user", "PASS pass"} {
+		fmt.Fprintf(conn, "%s\r\n", cmd)
+		s.line(tb)
+	}
+	return s
+}
+
+func (s *rawSession) line(tb testing.TB) string {
+	l, err := s.r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(l, "+") {
+		tb.Fatalf("raw session: %q, %v", l, err)
+	}
+	return l
+}
+
+// replyLength sends cmd and measures its multi-line reply, status line and terminator
+// included.
+func (s *rawSession) replyLength(tb testing.TB, cmd string) int64 {
+	fmt.Fprintf(s.conn, "%s\r\n", cmd)
+	n := int64(len(s.line(tb)))
+	for {
+		l, err := s.r.ReadSlice('\n')
+		for err == bufio.ErrBufferFull {
+			n += int64(len(l))
+			l, err = s.r.ReadSlice('\n')
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		n += int64(len(l))
+		if string(l) == ".\r\n" {
+			return n
+		}
+	}
+}
+
+// fetch writes the commands from a goroutine while it reads total octets of replies, the
+// way a client with an unbounded pipelining window would.
+func (s *rawSession) fetch(tb testing.TB, cmds []byte, total int64) {
+	errc := make(chan error, 1)
+	go func() { _, err := s.conn.Write(cmds); errc <- err }()
+	if _, err := io.CopyN(io.Discard, s.r, total); err != nil {
+		tb.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func benchClient(tb testing.TB, addr string) *pop3.Client {
+	c, err := pop3.Dial(addr, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	if err := c.Login("user", "pass"); err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// BenchmarkRetr streams one large message with Retr and io.Copy, against the raw baseline.
+func BenchmarkRetr(b *testing.B) {
+	for _, size := range []int{1 << 20, 64 << 20} {
+		msg := benchMessage(size)
+		addr := (&pop3test.Mailbox{Messages: [][]byte{msg}}).Start(b)
+		name := fmt.Sprintf("%dMiB", size>>20)
+		b.Run("raw/"+name, func(b *testing.B) {
+			s := newRawSession(b, addr)
+			n := s.replyLength(b, "RETR 1")
+			b.SetBytes(int64(len(msg)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				s.fetch(b, []byte("RETR 1\r\n"), n)
+			}
+		})
+		b.Run("client/"+name, func(b *testing.B) {
+			c := benchClient(b, addr)
+			b.SetBytes(int64(len(msg)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				r, err := c.Retr(1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n, err := io.Copy(io.Discard, r); err != nil || n != int64(len(msg)) {
+					b.Fatalf("copied %d, %v", n, err)
+				}
+			}
+		})
+	}
+}
+
+// batch is a mailbox of count messages of size octets, and the commands that fetch them.
+type batch struct {
+	addr  string
+	nums  []int
+	cmds  []byte
+	bytes int64
+}
+
+func newBatch(b *testing.B, count, size int, pipelining bool) batch {
+	msgs := make([][]byte, count)
+	var total int64
+	for i := range msgs {
+		msgs[i] = benchMessage(size)
+		total += int64(len(msgs[i]))
+	}
+	bt := batch{addr: (&pop3test.Mailbox{Messages: msgs, Pipelining: pipelining}).Start(b), bytes: total}
+	for i := 1; i <= count; i++ {
+		bt.nums = append(bt.nums, i)
+		bt.cmds = fmt.Appendf(bt.cmds, "RETR %d\r\n", i)
+	}
+	return bt
+}
+
+// replyOctets measures the octets of the replies to the batch once, through addr.
+func (bt batch) replyOctets(b *testing.B, addr string) (*rawSession, int64) {
+	s := newRawSession(b, addr)
+	var n int64
+	for _, num := range bt.nums {
+		n += s.replyLength(b, fmt.Sprintf("RETR %d", num))
+	}
+	return s, n
+}
+
+func runRetrEach(b *testing.B, c *pop3.Client, bt batch) {
+	var buf [32 << 10]byte
+	for i := 0; i < b.N; i++ {
+		err := c.RetrEach(bt.nums, func(n int, r io.Reader) error {
+			_, err := io.CopyBuffer(io.Discard, r, buf[:])
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRetrEach fetches 2000 messages of 10 KB, pipelined and one at a time.
+func BenchmarkRetrEach(b *testing.B) {
+	pipelined := newBatch(b, 2000, 10_000, true)
+	serial := newBatch(b, 2000, 10_000, false)
+	b.Run("raw/pipelined", func(b *testing.B) {
+		s, n := pipelined.replyOctets(b, pipelined.addr)
+		b.SetBytes(pipelined.bytes)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			s.fetch(b, pipelined.cmds, n)
+		}
+	})
+	b.Run("client/pipelined", func(b *testing.B) {
+		c := benchClient(b, pipelined.addr)
+		b.SetBytes(pipelined.bytes)
+		b.ResetTimer()
+		runRetrEach(b, c, pipelined)
+	})
+	b.Run("client/serial", func(b *testing.B) {
+		c := benchClient(b, serial.addr)
+		b.SetBytes(serial.bytes)
+		b.ResetTimer()
+		runRetrEach(b, c, serial)
+	})
+}
+
+// BenchmarkRetrEachLatency fetches 200 messages of 2 KB through a proxy that delays
+// every packet by 10 ms each way (a 20 ms round trip), pipelined and one at a time.
+func BenchmarkRetrEachLatency(b *testing.B) {
+	const oneWay = 10 * time.Millisecond
+	pipelined := newBatch(b, 200, 2000, true)
+	serial := newBatch(b, 200, 2000, false)
+	b.Run("raw/pipelined", func(b *testing.B) {
+		s, n := pipelined.replyOctets(b, delayProxy(b, pipelined.addr, oneWay))
+		b.SetBytes(pipelined.bytes)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			s.fetch(b, pipelined.cmds, n)
+		}
+	})
+	b.Run("client/pipelined", func(b *testing.B) {
+		c := benchClient(b, delayProxy(b, pipelined.addr, oneWay))
+		b.SetBytes(pipelined.bytes)
+		b.ResetTimer()
+		runRetrEach(b, c, pipelined)
+	})
+	b.Run("client/serial", func(b *testing.B) {
+		c := benchClient(b, delayProxy(b, serial.addr, oneWay))
+		b.SetBytes(serial.bytes)
+		b.ResetTimer()
+		runRetrEach(b, c, serial)
+	})
+}
+
+// TestStreamingAllocations checks the allocation target of the body reader: streaming a
+// 64 MiB message with Retr and io.Copy allocates under 64 KiB in all.
+func TestStreamingAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("64 MiB message")
+	}
+	msg := benchMessage(64 << 20)
+	c := benchClient(t, (&pop3test.Mailbox{Messages: [][]byte{msg}}).Start(t))
+	res := testing.Benchmark(func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			r, err := c.Retr(1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n, err := io.Copy(io.Discard, r); err != nil || n != int64(len(msg)) {
+				b.Fatalf("copied %d, %v", n, err)
+			}
+		}
+	})
+	// The server runs in this process too; its allocations per RETR are counted with the
+	// client's, which makes the bound conservative.
+	if res.N == 0 || res.AllocedBytesPerOp() >= 64<<10 {
+		t.Errorf("streaming 64 MiB allocated %d octets per message (%d allocations), want < 64 KiB", res.AllocedBytesPerOp(), res.AllocsPerOp())
+	}
+}
+
+// delayProxy forwards connections to target, holding back everything it receives for
+// delay in each direction, as a long link would. The kernel here has no netem.
+func delayProxy(tb testing.TB, target string, delay time.Duration) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	tb.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				return
+			}
+			mu.Lock()
+			conns = append(conns, in, out)
+			mu.Unlock()
+			wg.Add(2)
+			go func() { defer wg.Done(); delayCopy(out, in, delay) }()
+			go func() { defer wg.Done(); delayCopy(in, out, delay) }()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// delayCopy copies src to dst, each chunk written delay after it was read.
+func delayCopy(dst, src net.Conn, delay time.Duration) {
+	type chunk struct {
+		at   time.Time
+		data []byte
+	}
+	queue := make(chan chunk, 4096)
+	go func() {
+		defer close(queue)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				queue <- chunk{time.Now().Add(delay), buf[:n]}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range queue {
+		time.Sleep(time.Until(c.at))
+		if _, err := dst.Write(c.data); err != nil {
+			break
+		}
+	}
+	dst.Close()
+	for range queue {
+	}
+}
