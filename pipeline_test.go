@@ -49,7 +49,7 @@ func TestRetrEachPipelinedOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(order) != "[3 1 2]" || got[3] != "three\r\n" || got[1] != ".one\r\n" || got[2] != "two\r\n" {
-		t.Errorf("order %v, bodies %q", order, got)
+		t.Errorf("order %v, bodies %v", order, got)
 	}
 	if err := c.Noop(); err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestRetrEachNegativeInTheMiddle(t *testing.T) {
 				t.Errorf("got %#v", perr)
 			}
 			if len(got) != 2 || got[1] != "a\r\n" || got[3] != "c\r\n" {
-				t.Errorf("bodies %q", got)
+				t.Errorf("bodies %v", got)
 			}
 			if err := c.Noop(); err != nil {
 				t.Fatal(err)
@@ -132,7 +132,7 @@ func TestRetrEachCut(t *testing.T) {
 		t.Fatalf("RetrEach: %v; want io.ErrUnexpectedEOF", err)
 	}
 	if len(got) != 1 || got[1] != "first\r\n" {
-		t.Errorf("bodies %q", got)
+		t.Errorf("bodies %v", got)
 	}
 	if err := c.Noop(); !errors.Is(err, pop3.ErrBroken) {
 		t.Fatalf("Noop: %v; want ErrBroken", err)
@@ -175,7 +175,7 @@ func TestTopEachDeleEach(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got[1] != "H: 1\r\n\r\n" || got[2] != "H: 2\r\n\r\n" {
-		t.Errorf("headers %q", got)
+		t.Errorf("headers %v", got)
 	}
 	if err := c.TopEach([]int{1}, -1, collect(got)); !errors.Is(err, pop3.ErrInvalidArgument) {
 		t.Errorf("TopEach with -1 lines: %v", err)
