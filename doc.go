@@ -1,0 +1,82 @@
+// Package pop3 is a POP3 client (RFC 1939, with the CAPA, response codes and PIPELINING
+// of RFC 2449) that reads real servers the way Microsoft Outlook does ([MS-STANOPOP3]),
+// and never corrupts a message on the way.
+//
+// # Example
+//
+//	c, err := pop3.DialTLS("pop.example.org:995", nil)
+//	if err != nil {
+//		return err
+//	}
+//	defer c.Close() // without Quit, nothing marked deleted is removed
+//	if err := c.Login("alice", "secret"); err != nil {
+//		return err
+//	}
+//	uids, err := c.UIDL()
+//	if err != nil {
+//		return err
+//	}
+//	for _, u := range uids {
+//		msg, err := c.Retr(u.Number)
+//		if err != nil {
+//			return err
+//		}
+//		err = store(u.UID, msg) // the octets as sent, CRLF kept, dot-stuffing removed
+//		msg.Close()
+//		if err != nil {
+//			return err
+//		}
+//		if err := c.Dele(u.Number); err != nil {
+//			return err
+//		}
+//	}
+//	return c.Quit() // the server removes the messages marked deleted
+//
+// # What it does differently
+//
+//   - Message bodies stream: RETR and TOP return a reader that removes the dot-stuffing as
+//     the octets arrive, keeps CRLF, holds no line in memory (a line of any length passes),
+//     and reports a connection that ends early as io.ErrUnexpectedEOF, never as io.EOF.
+//   - Replies are read leniently, as Outlook reads them: any reply that begins with "+" is
+//     positive, whatever its case; fields may be separated by runs of spaces and tabs; a
+//     line may end in a bare LF; text after the numbers and unique-ids is ignored.
+//   - Negative replies are typed: *Error carries the command, the RFC 2449 response code
+//     ("IN-USE", "LOGIN-DELAY", "SYS/TEMP", "SYS/PERM", "AUTH") and the text.
+//   - Every argument is checked before it is sent: a CR, LF, NUL or other control octet
+//     can never inject a command. Every wait has a deadline, every status line a bound.
+//   - The Client sends only the commands Outlook sends: never RSET, APOP, or an argument to
+//     LIST or UIDL. Deletions are undone by closing without QUIT.
+//   - RetrEach, TopEach and DeleEach pipeline their commands when the server lists
+//     PIPELINING, within a bounded window.
+//
+// # Layers
+//
+// The package is built in two layers, with calls going one way:
+//
+//   - Conn (conn.go) owns the network connection: one buffered reader and writer, a
+//     deadline on every read and write, and the "broken" state. It is the one place that
+//     writes a command (Cmd, after checkCommand has checked every octet), the one place
+//     that reads a status or listing line (readLine, bounded by Options.MaxLineLength),
+//     and it hands multi-line bodies to a DotReader (multiline.go), a small state machine
+//     that unstuffs dots while streaming and implements io.WriterTo. ParseResponse
+//     (response.go) turns a status line into a Response, and ReadResponse turns a negative
+//     one into an *Error. Conn knows nothing of POP3 states. After a timeout, a cut, an
+//     over-long line or a body that could not be read to its end, Conn is out of step with
+//     the server, and every later call fails at once with an error matching ErrBroken.
+//   - Client (client.go, capa.go, uidl.go, pipeline.go) is the POP3 session: greeting,
+//     AUTHORIZATION, TRANSACTION. It checks message numbers and the session state before
+//     anything is sent, remembers the messages it marked deleted, caches the capabilities
+//     per state, and parses STAT, LIST, UIDL and CAPA. It never reads bytes itself. A body
+//     reader borrows the Conn until it is read to its end or closed; the next command
+//     drains what is left.
+//
+// The errors the library returns are in errors.go. Package pop3test provides a scripted
+// fake server and an in-memory server for tests, the library's own and its users'.
+//
+// # Profile
+//
+// The Client follows Microsoft's [MS-STANOPOP3], Outlook's reading of RFC 1939; the tests
+// name the items (C0001-C0047, V0001-V0008) they cover.
+//
+// [MS-STANOPOP3]: https://learn.microsoft.com/en-us/openspecs/exchange_standards/ms-stanopop3
+package pop3
