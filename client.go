@@ -1,7 +1,7 @@
 package pop3
 
 import (
-	"crypto/tls"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,40 +21,27 @@ type Client struct {
 	loggedIn bool
 	caps     Capabilities // nil until CAPA has been asked in the current state
 	deleted  map[int]bool // messages this session marked deleted
+	opts     Options      // with the defaults filled in
+	host     string       // the dialled host, the default TLS ServerName; "" after NewClient
 }
 
 // Dial connects to addr ("host:port", port 110 by custom) over TCP and waits for the
 // greeting.
 func Dial(addr string, opts *Options) (*Client, error) {
-	o := opts.withDefaults()
-	nc, err := (&net.Dialer{Timeout: o.Timeout}).Dial("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("pop3: dial: %w", err)
-	}
-	return NewClient(nc, opts)
+	return dial(context.Background(), addr, opts, SecurityPlain)
 }
 
 // DialTLS connects to addr ("host:port", port 995 by custom) with implicit TLS and waits
 // for the greeting. The certificate is verified against opts.TLSConfig, whose ServerName
 // defaults to the host in addr.
 func DialTLS(addr string, opts *Options) (*Client, error) {
-	o := opts.withDefaults()
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("pop3: dial: %w", err)
-	}
-	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: o.Timeout}, Config: opts.tlsConfig(host)}
-	nc, err := dialer.Dial("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("pop3: dial: %w", err)
-	}
-	return NewClient(nc, opts)
+	return dial(context.Background(), addr, opts, SecurityImplicitTLS)
 }
 
 // NewClient starts a session on conn, which is already connected: it waits for the
 // greeting (MS-STANOPOP3 C0002, C0007). On error conn is closed.
 func NewClient(conn net.Conn, opts *Options) (*Client, error) {
-	c := &Client{conn: NewConn(conn, opts)}
+	c := &Client{conn: NewConn(conn, opts), opts: opts.withDefaults()}
 	resp, err := c.conn.ReadResponse()
 	if err != nil {
 		conn.Close()
@@ -77,31 +64,6 @@ func (c *Client) cmd(keyword string, args ...string) (Response, error) {
 		return Response{}, err
 	}
 	return c.conn.ReadResponse()
-}
-
-// Login authenticates with USER and PASS (MS-STANOPOP3 C0042-C0047). PASS is sent only
-// after a positive reply to USER; the password is sent as it is, spaces included. A user
-// name must be one word of printable ASCII, and neither may hold a control octet. A
-// negative reply is returned as an *Error, whose Code tells a bad password ("AUTH") from a
-// locked maildrop ("IN-USE") or a login too soon ("LOGIN-DELAY").
-func (c *Client) Login(username, password string) error {
-	if c.loggedIn {
-		return ErrAuthenticated
-	}
-	if err := checkWord(username, "user name"); err != nil {
-		return err
-	}
-	if err := checkArgument(password); err != nil {
-		return fmt.Errorf("%w (in the password)", err)
-	}
-	if _, err := c.cmd("USER", username); err != nil {
-		return err
-	}
-	if _, err := c.cmd("PASS", password); err != nil {
-		return err
-	}
-	c.enterTransaction()
-	return nil
 }
 
 // enterTransaction records a successful login: the capabilities may differ now.

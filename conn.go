@@ -8,7 +8,10 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 const (
@@ -40,12 +43,19 @@ type Conn struct {
 	body *DotReader
 	// broken is set once the connection has fallen out of step.
 	broken error
+
+	// mu guards nc and closed: Close may run in another goroutine while StartTLS puts a
+	// TLS connection in nc's place (tls.go).
+	mu     sync.Mutex
+	closed bool
+	// trace writes the transcript to Options.DebugWriter; nil without one (trace.go).
+	trace *tracer
 }
 
 // NewConn wraps nc. It reads nothing: the caller reads the greeting with ReadResponse.
 func NewConn(nc net.Conn, opts *Options) *Conn {
 	o := opts.withDefaults()
-	c := &Conn{nc: nc, timeout: o.Timeout, maxLine: o.MaxLineLength}
+	c := &Conn{nc: nc, timeout: o.Timeout, maxLine: o.MaxLineLength, trace: newTracer(o.DebugWriter)}
 	c.r = bufio.NewReaderSize(deadlineReader{c}, max(readBufferSize, c.maxLine+2))
 	c.w = bufio.NewWriter(deadlineWriter{c})
 	return c
@@ -58,7 +68,9 @@ func (d deadlineReader) Read(p []byte) (int, error) {
 	if err := d.c.nc.SetReadDeadline(time.Now().Add(d.c.timeout)); err != nil {
 		return 0, err
 	}
-	return d.c.nc.Read(p)
+	n, err := d.c.nc.Read(p)
+	d.c.trace.server(p[:n])
+	return n, err
 }
 
 // deadlineWriter gives every write to the network its own deadline.
@@ -72,11 +84,20 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 }
 
 // NetConn returns the underlying connection.
-func (c *Conn) NetConn() net.Conn { return c.nc }
+func (c *Conn) NetConn() net.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nc
+}
 
 // Close closes the connection without sending anything. It may be called from another
 // goroutine to unblock a call in progress.
-func (c *Conn) Close() error { return c.nc.Close() }
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	return c.nc.Close()
+}
 
 // Err returns the error that put the connection out of step, or nil.
 func (c *Conn) Err() error { return c.broken }
@@ -121,10 +142,16 @@ func (c *Conn) Cmd(keyword string, args ...string) error {
 
 // queue checks and buffers one command without sending it; flush sends what is queued.
 func (c *Conn) queue(keyword string, args ...string) error {
+	return c.queueCommand(keyword, args, false)
+}
+
+// queueCommand is queue; allowUTF8 lets the arguments hold non-ASCII UTF-8, for the
+// credentials a server that lists "UTF8 USER" accepts in USER and PASS (RFC 6856 section 2.2).
+func (c *Conn) queueCommand(keyword string, args []string, allowUTF8 bool) error {
 	if err := c.ready(); err != nil {
 		return err
 	}
-	if err := checkCommand(keyword, args); err != nil {
+	if err := checkCommand(keyword, args, allowUTF8); err != nil {
 		return err
 	}
 	c.w.WriteString(keyword)
@@ -133,7 +160,9 @@ func (c *Conn) queue(keyword string, args ...string) error {
 		c.w.WriteString(a)
 	}
 	c.w.WriteString("\r\n")
-	c.pending = append(c.pending, displayCommand(keyword, args))
+	display := displayCommand(keyword, args)
+	c.trace.client(display)
+	c.pending = append(c.pending, display)
 	return nil
 }
 
@@ -144,14 +173,15 @@ func (c *Conn) flush() error {
 	return nil
 }
 
-// checkCommand is the one place that validates what goes on the wire.
-func checkCommand(keyword string, args []string) error {
+// checkCommand is the one place that validates what goes on the wire; allowUTF8 is
+// checkArgument's.
+func checkCommand(keyword string, args []string, allowUTF8 bool) error {
 	if err := checkWord(keyword, "keyword"); err != nil {
 		return err
 	}
 	n := len(keyword) + 2
 	for _, a := range args {
-		if err := checkArgument(a); err != nil {
+		if err := checkArgument(a, allowUTF8); err != nil {
 			return err
 		}
 		n += 1 + len(a)
@@ -163,15 +193,20 @@ func checkCommand(keyword string, args []string) error {
 }
 
 // checkArgument refuses an empty argument and any octet outside printable ASCII and space
-// (MS-STANOPOP3 C0003): a CR, LF or NUL would let the argument inject a command.
-func checkArgument(a string) error {
+// (MS-STANOPOP3 C0003): a CR, LF or NUL would let the argument inject a command. With
+// allowUTF8 it also accepts non-ASCII characters, provided the argument is valid UTF-8 and
+// holds no control character (RFC 6856 "UTF8 USER" credentials).
+func checkArgument(a string, allowUTF8 bool) error {
 	if a == "" {
 		return fmt.Errorf("%w: empty argument", ErrInvalidArgument)
 	}
 	for i := 0; i < len(a); i++ {
-		if c := a[i]; c < ' ' || c > '~' {
+		if c := a[i]; c < ' ' || c == 0x7f || (c > 0x7f && !allowUTF8) {
 			return fmt.Errorf("%w: argument holds the octet %#02x", ErrInvalidArgument, c)
 		}
+	}
+	if allowUTF8 && (!utf8.ValidString(a) || strings.ContainsFunc(a, unicode.IsControl)) {
+		return fmt.Errorf("%w: argument is not UTF-8 text without control characters", ErrInvalidArgument)
 	}
 	return nil
 }
@@ -213,6 +248,11 @@ func (c *Conn) ReadResponse() (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
+	return c.statusReply(line)
+}
+
+// statusReply turns a status line into the reply to the oldest command not yet answered.
+func (c *Conn) statusReply(line []byte) (Response, error) {
 	command := ""
 	if len(c.pending) > 0 {
 		command = c.pending[0]

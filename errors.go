@@ -2,6 +2,7 @@ package pop3
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -83,6 +84,19 @@ var (
 	// ErrAuthenticated is returned, before anything is sent, for a login attempted after
 	// a successful one.
 	ErrAuthenticated = errors.New("pop3: already logged in")
+	// ErrInsecureAuth is returned, before anything is sent, by Login and by Auth with a
+	// mechanism that sends a password or token as it is (PLAIN, LOGIN, XOAUTH2,
+	// OAUTHBEARER), on a connection that is neither TLS nor to a loopback address, unless
+	// Options.AllowInsecureAuth is set (RFC 8314 section 5.2).
+	ErrInsecureAuth = errors.New("pop3: refusing to send credentials over a cleartext connection")
+	// ErrPlaintextInjection is returned by StartTLS when the server sent more octets right
+	// after its "+OK" to STLS: they arrived before TLS and may have been injected by an
+	// attacker, so the connection is closed (RFC 2595 section 4).
+	ErrPlaintextInjection = errors.New("pop3: octets after the STLS reply, before TLS")
+	// ErrUTF8Credentials is returned by Login, before the credentials are sent, for a
+	// non-ASCII user name or password when the server offers neither SASL PLAIN nor
+	// "UTF8 USER" (RFC 6856 section 2.2). It matches ErrInvalidArgument too.
+	ErrUTF8Credentials = fmt.Errorf("%w: the server accepts no non-ASCII credentials", ErrInvalidArgument)
 )
 
 // brokenError records why a connection fell out of step; it matches ErrBroken and the

@@ -1,3 +1,8 @@
 module github.com/popwire/pop3
 
-go 1.24
+go 1.26.0
+
+require (
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	golang.org/x/text v0.44.0
+)

@@ -2,6 +2,7 @@ package pop3
 
 import (
 	"crypto/tls"
+	"io"
 	"time"
 )
 
@@ -11,13 +12,28 @@ type Options struct {
 	// Timeout bounds every wait on the server: the dial, the TLS handshake, the greeting,
 	// each reply, each read of a message body, each write. Zero means one minute.
 	Timeout time.Duration
-	// TLSConfig is used by DialTLS. It is cloned, never modified; ServerName defaults to
-	// the dialled host, and MinVersion to TLS 1.2.
+	// TLSConfig is used by DialTLS, DialStartTLS, DialContext, and StartTLS when given nil.
+	// It is cloned, never modified; ServerName defaults to the dialled host, and a
+	// MinVersion below TLS 1.2 is raised to TLS 1.2 (RFC 8314 section 4.1).
 	TLSConfig *tls.Config
 	// MaxLineLength bounds a status line or a listing line (LIST, UIDL, CAPA), line ending
 	// excluded; a longer line fails with ErrLineTooLong. Zero means 8 KiB. Message bodies
 	// are not bounded by it: their lines stream through whatever their length.
 	MaxLineLength int
+	// Security is how DialContext protects the connection: SecurityPlain (the zero
+	// value), SecurityImplicitTLS or SecuritySTLS. Dial, DialTLS and DialStartTLS ignore
+	// it, each having its own.
+	Security Security
+	// AllowInsecureAuth permits Login, and Auth with a mechanism that sends a password or
+	// a bearer token as it is (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER), over a connection that
+	// is neither TLS nor to a loopback address. Without it they fail with ErrInsecureAuth
+	// before anything is sent (RFC 8314 section 5.2, RFC 2595 section 2.3).
+	AllowInsecureAuth bool
+	// DebugWriter, when set, receives the protocol transcript: every line both ways, in
+	// the transcript format of package pop3test ("C: " and "S: " lines). Passwords,
+	// every argument of AUTH after the mechanism and every response of a SASL exchange
+	// appear as "***". Message bodies are included; write errors are ignored.
+	DebugWriter io.Writer
 }
 
 // withDefaults returns a copy of o with the defaults filled in.
@@ -38,17 +54,9 @@ func (o *Options) withDefaults() Options {
 // tlsConfig returns the TLS configuration for a connection to host: a clone of the
 // caller's, with ServerName and MinVersion filled in when unset.
 func (o *Options) tlsConfig(host string) *tls.Config {
-	var cfg *tls.Config
-	if o != nil && o.TLSConfig != nil {
-		cfg = o.TLSConfig.Clone()
-	} else {
-		cfg = new(tls.Config)
+	var base *tls.Config
+	if o != nil {
+		base = o.TLSConfig
 	}
-	if cfg.ServerName == "" {
-		cfg.ServerName = host
-	}
-	if cfg.MinVersion == 0 {
-		cfg.MinVersion = tls.VersionTLS12
-	}
-	return cfg
+	return cloneTLSConfig(base, host)
 }

@@ -1,0 +1,265 @@
+package pop3
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/emersion/go-sasl"
+)
+
+// Login authenticates with a user name and a password (MS-STANOPOP3 C0042-C0047).
+//
+// Both are first prepared with PRECIS (RFC 8265: UsernameCasePreserved, OpaqueString): a
+// value PRECIS refuses, such as one holding a control octet or an empty one, or a user
+// name with a space, fails with ErrInvalidArgument, never altered silently. ASCII
+// credentials go as USER and PASS, PASS only after a positive reply to USER, the password
+// as it is, spaces included. Non-ASCII credentials go as AUTH PLAIN when CAPA lists
+// "SASL PLAIN", else as USER and PASS in UTF-8 when CAPA lists "UTF8 USER" (RFC 6856);
+// otherwise Login fails with ErrUTF8Credentials and sends no credential. CAPA is asked
+// only for non-ASCII credentials, and only if not known yet.
+//
+// Over a connection that is neither TLS nor to a loopback address, Login fails with
+// ErrInsecureAuth before sending anything, unless Options.AllowInsecureAuth is set.
+//
+// A negative reply is returned as an *Error, whose Code tells a bad password ("AUTH")
+// from a locked maildrop ("IN-USE") or a login too soon ("LOGIN-DELAY"). After a
+// successful login the capabilities are forgotten, so Capabilities asks CAPA again.
+func (c *Client) Login(username, password string) error {
+	if c.loggedIn {
+		return ErrAuthenticated
+	}
+	user, pass, err := prepareCredentials(username, password)
+	if err != nil {
+		return err
+	}
+	if err := c.checkCleartext(); err != nil {
+		return err
+	}
+	if isASCII(user) && isASCII(pass) {
+		return c.userPass(user, pass, false)
+	}
+	caps, err := c.Capabilities()
+	if err != nil {
+		return err
+	}
+	switch {
+	case caps.SupportsSASL(sasl.Plain):
+		return c.authenticate(sasl.NewPlainClient("", user, pass))
+	case caps.UTF8User():
+		return c.userPass(user, pass, true)
+	}
+	return fmt.Errorf("%w: it lists neither SASL PLAIN nor UTF8 USER", ErrUTF8Credentials)
+}
+
+// userPass sends USER, then PASS after a positive reply. Both commands are checked before
+// USER is sent; utf8 lets them hold non-ASCII UTF-8.
+func (c *Client) userPass(user, pass string, utf8 bool) error {
+	if !utf8 {
+		if err := checkWord(user, "user name"); err != nil {
+			return err
+		}
+	}
+	if err := checkCommand("USER", []string{user}, utf8); err != nil {
+		return err
+	}
+	if err := checkCommand("PASS", []string{pass}, utf8); err != nil {
+		return fmt.Errorf("%w (in the password)", err)
+	}
+	for _, cmd := range [][2]string{{"USER", user}, {"PASS", pass}} {
+		if err := c.conn.queueCommand(cmd[0], cmd[1:], utf8); err != nil {
+			return err
+		}
+		if err := c.conn.flush(); err != nil {
+			return err
+		}
+		if _, err := c.conn.ReadResponse(); err != nil {
+			return err
+		}
+	}
+	c.enterTransaction()
+	return nil
+}
+
+// Auth authenticates with the SASL mechanism mech (RFC 5034), any client of
+// github.com/emersion/go-sasl or NewXOAuth2Client. It asks CAPA first if the capabilities
+// are not known yet.
+//
+// The initial response goes on the AUTH line only when CAPA listed SASL and the line fits
+// in 255 octets; otherwise AUTH names the mechanism alone and the response follows the
+// server's first continuation, the two-step form Microsoft 365 requires for XOAUTH2. An
+// empty initial response is sent as "=". A challenge that is not valid base64, or an error
+// from mech, cancels the exchange with "*"; the error returned wraps both that cause and
+// the server's *Error. A negative reply is returned as an *Error; for XOAUTH2 its Text
+// carries the status the server gave in its JSON challenge.
+//
+// A mechanism that sends a password or a token as it is (PLAIN, LOGIN, XOAUTH2,
+// OAUTHBEARER) fails with ErrInsecureAuth before anything is sent, over a connection that
+// is neither TLS nor to a loopback address, unless Options.AllowInsecureAuth is set. No
+// SASL security layer is negotiated. After success the capabilities are forgotten, so
+// Capabilities asks CAPA again.
+func (c *Client) Auth(mech sasl.Client) error {
+	if mech == nil {
+		return fmt.Errorf("%w: nil SASL mechanism", ErrInvalidArgument)
+	}
+	return c.authenticate(mech)
+}
+
+// authenticate runs one AUTH exchange with mech (RFC 5034 section 4).
+func (c *Client) authenticate(mech sasl.Client) error {
+	if c.loggedIn {
+		return ErrAuthenticated
+	}
+	name, ir, err := mech.Start()
+	if err != nil {
+		return fmt.Errorf("pop3: AUTH: %w", err)
+	}
+	if err := checkWord(name, "SASL mechanism"); err != nil {
+		return err
+	}
+	if sendsSecret(name) {
+		if err := c.checkCleartext(); err != nil {
+			return err
+		}
+	}
+	caps, err := c.Capabilities()
+	if err != nil {
+		return err
+	}
+	args := []string{name}
+	if ir != nil && caps.Has("SASL") {
+		enc := "="
+		if len(ir) > 0 {
+			enc = base64.StdEncoding.EncodeToString(ir)
+		}
+		if len("AUTH ")+len(name)+1+len(enc)+len("\r\n") <= maxCommandLength {
+			args = append(args, enc)
+			ir = nil
+		}
+	}
+	if err := c.conn.Cmd("AUTH", args...); err != nil {
+		return err
+	}
+	for {
+		challenge, more, err := c.conn.readAuthReply()
+		if err != nil {
+			var perr *Error
+			if errors.As(err, &perr) {
+				if r, ok := mech.(failureReporter); ok {
+					if f := r.failure(); f != "" {
+						perr.Text = strings.TrimSpace(perr.Text + " (" + f + ")")
+					}
+				}
+			}
+			return err
+		}
+		if !more {
+			c.enterTransaction()
+			return nil
+		}
+		var resp []byte
+		if ir != nil {
+			// The initial response that did not go on the AUTH line answers the
+			// first continuation, which should be empty.
+			resp, ir = ir, nil
+		} else {
+			data, err := base64.StdEncoding.Strict().DecodeString(challenge)
+			if err != nil {
+				return c.cancelAuth(fmt.Errorf("%w: AUTH %s challenge is not base64: %w", ErrMalformed, name, err))
+			}
+			resp, err = mech.Next(data)
+			if err != nil {
+				return c.cancelAuth(fmt.Errorf("pop3: AUTH %s: %w", name, err))
+			}
+		}
+		if err := c.conn.sendAuthResponse(base64.StdEncoding.EncodeToString(resp)); err != nil {
+			return err
+		}
+	}
+}
+
+// cancelAuth ends an AUTH exchange with "*" and returns cause, wrapping the server's
+// reply, which RFC 5034 says is negative.
+func (c *Client) cancelAuth(cause error) error {
+	if err := c.conn.sendAuthResponse("*"); err != nil {
+		return fmt.Errorf("%w; cancelling: %w", cause, err)
+	}
+	_, more, err := c.conn.readAuthReply()
+	switch {
+	case more:
+		return fmt.Errorf("%w; cancelling: %w", cause,
+			c.conn.fail(fmt.Errorf("%w: a continuation after the cancel", ErrMalformed)))
+	case err == nil:
+		// The server accepted an exchange the client cancelled: it is logged in.
+		c.enterTransaction()
+		return fmt.Errorf("%w (the server accepted the cancelled exchange)", cause)
+	}
+	return fmt.Errorf("%w: %w", cause, err)
+}
+
+// failureReporter is a mechanism that answers a failure challenge with an empty response,
+// as XOAUTH2 does, and tells what the challenge said; failure returns "" if there was none.
+type failureReporter interface {
+	failure() string
+}
+
+// sendsSecret reports whether the mechanism sends a password or bearer token as it is, so
+// that anyone reading the connection could replay it.
+func sendsSecret(mech string) bool {
+	switch strings.ToUpper(mech) {
+	case sasl.Plain, sasl.Login, "XOAUTH2", sasl.OAuthBearer:
+		return true
+	}
+	return false
+}
+
+// checkCleartext applies the cleartext policy (RFC 8314 section 5.2, RFC 2595 section
+// 2.3, the rule of Go's net/smtp): credentials go only over TLS, to a loopback address,
+// or with Options.AllowInsecureAuth.
+func (c *Client) checkCleartext() error {
+	if c.opts.AllowInsecureAuth || c.conn.isTLS() || c.conn.isLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%w to %v: use TLS, or set Options.AllowInsecureAuth", ErrInsecureAuth, c.conn.NetConn().RemoteAddr())
+}
+
+// readAuthReply reads one line of an AUTH exchange and is the one place that classifies it
+// (RFC 5034 section 4): "+" alone or "+ " and base64 is a continuation, returned with more
+// true and the base64 text; any other line ends the exchange and is returned as
+// ReadResponse returns a status line: "+OK" with a nil error, "-ERR" as an *Error. The
+// challenge is bounded by Options.MaxLineLength like any line.
+func (c *Conn) readAuthReply() (challenge string, more bool, err error) {
+	if err := c.ready(); err != nil {
+		return "", false, err
+	}
+	line, err := c.readLine()
+	if err != nil {
+		return "", false, err
+	}
+	if len(line) > 0 && line[0] == '+' && (len(line) == 1 || isBlank(line[1])) {
+		return strings.TrimRight(string(skipBlanks(line[1:])), " \t"), true, nil
+	}
+	_, err = c.statusReply(line)
+	return "", false, err
+}
+
+// sendAuthResponse sends one client response of an AUTH exchange: a line of base64, maybe
+// empty, or "*" to cancel (RFC 5034 section 4). It is not a command: the AUTH command's
+// reply is still the one awaited, and no 255-octet bound applies. The transcript shows
+// "***" for a response and "*" for a cancel.
+func (c *Conn) sendAuthResponse(line string) error {
+	if err := c.ready(); err != nil {
+		return err
+	}
+	display := "***"
+	if line == "*" {
+		display = line
+	} else if _, err := base64.StdEncoding.Strict().DecodeString(line); err != nil {
+		return fmt.Errorf("%w: SASL response is not base64", ErrInvalidArgument)
+	}
+	c.w.WriteString(line)
+	c.w.WriteString("\r\n")
+	c.trace.client(display)
+	return c.flush()
+}
