@@ -49,26 +49,44 @@
 //   - RetrEach, TopEach and DeleEach pipeline their commands when the server lists
 //     PIPELINING, within a bounded window.
 //
+// # Secure sessions
+//
+// DialTLS (port 995) and DialStartTLS (STLS on port 110) verify the certificate against the
+// dialled host, with TLS 1.2 at least; DialStartTLS never falls back to cleartext, and
+// octets the server sends between its "+OK" to STLS and the handshake abort the session.
+// Login prepares credentials with PRECIS and refuses to send them over a cleartext
+// connection to a host that is not loopback unless Options.AllowInsecureAuth is set. Auth
+// runs any SASL mechanism of github.com/emersion/go-sasl, and NewXOAuth2Client gives the
+// XOAUTH2 mechanism of Microsoft 365 and Gmail. Options.DebugWriter receives the protocol
+// transcript with every secret replaced by "***".
+//
 // # Layers
 //
 // The package is built in two layers, with calls going one way:
 //
 //   - Conn (conn.go) owns the network connection: one buffered reader and writer, a
 //     deadline on every read and write, and the "broken" state. It is the one place that
-//     writes a command (Cmd, after checkCommand has checked every octet), the one place
-//     that reads a status or listing line (readLine, bounded by Options.MaxLineLength),
-//     and it hands multi-line bodies to a DotReader (multiline.go), a small state machine
-//     that unstuffs dots while streaming and implements io.WriterTo. ParseResponse
-//     (response.go) turns a status line into a Response, and ReadResponse turns a negative
-//     one into an *Error. Conn knows nothing of POP3 states. After a timeout, a cut, an
-//     over-long line or a body that could not be read to its end, Conn is out of step with
-//     the server, and every later call fails at once with an error matching ErrBroken.
-//   - Client (client.go, capa.go, uidl.go, pipeline.go) is the POP3 session: greeting,
-//     AUTHORIZATION, TRANSACTION. It checks message numbers and the session state before
-//     anything is sent, remembers the messages it marked deleted, caches the capabilities
-//     per state, and parses STAT, LIST, UIDL and CAPA. It never reads bytes itself. A body
-//     reader borrows the Conn until it is read to its end or closed; the next command
-//     drains what is left.
+//     writes a command (queue and flush, after checkCommand has checked every octet), the
+//     one place that reads a status or listing line (readLine, bounded by
+//     Options.MaxLineLength), and it hands multi-line bodies to a DotReader
+//     (multiline.go), a small state machine that unstuffs dots while streaming, scans the
+//     buffer in place and implements io.WriterTo. ParseResponse (response.go) turns a
+//     status line into a Response, and ReadResponse turns a negative one into an *Error;
+//     during AUTH, readAuthReply (auth.go) tells continuations from the final reply. The
+//     trace (trace.go) is fed by the reader below the buffer and by the command writer,
+//     with the secrets already replaced. Conn knows nothing of POP3 states. After a
+//     timeout, a cut, an over-long line or a body that could not be read to its end, Conn
+//     is out of step with the server, and every later call fails at once with an error
+//     matching ErrBroken.
+//   - Client is the POP3 session: greeting, AUTHORIZATION, TRANSACTION. client.go has the
+//     commands Outlook sends; capa.go the capabilities, cached per state; uidl.go the
+//     unique-ids; pipeline.go the batches RetrEach, TopEach and DeleEach, which keep a
+//     bounded window of commands in flight; auth.go Login's choice of USER/PASS or AUTH
+//     PLAIN, the SASL exchange and the cleartext policy, with precis.go and xoauth2.go;
+//     tls.go the one dialling path and STLS. The Client checks message numbers and the
+//     session state before anything is sent, and remembers the messages it marked
+//     deleted. It never reads bytes itself. A body reader borrows the Conn until it is
+//     read to its end or closed; the next command drains what is left.
 //
 // The errors the library returns are in errors.go. Package pop3test provides a scripted
 // fake server and an in-memory server for tests, the library's own and its users'.
