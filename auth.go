@@ -37,6 +37,14 @@ func (c *Client) Login(username, password string) error {
 	if err := c.checkCleartext(); err != nil {
 		return err
 	}
+	if caps := c.caps; len(caps) > 0 && !caps.Has("USER") {
+		// The server has listed what it offers, and USER is not among it (RFC 2449
+		// section 6.5; MS-STANOPOP3 C0009): send no password it will refuse.
+		if caps.SupportsSASL(sasl.Plain) {
+			return c.authenticate(sasl.NewPlainClient("", user, pass))
+		}
+		return fmt.Errorf("%w: CAPA lists neither USER nor SASL PLAIN (SASL: %v)", ErrNoAuthMechanism, caps.SASLMechanisms())
+	}
 	if isASCII(user) && isASCII(pass) {
 		return c.userPass(user, pass, false)
 	}

@@ -219,7 +219,7 @@ func TestXOAuth2InitialResponse(t *testing.T) {
 func TestXOAuth2Failure(t *testing.T) {
 	failure := `{"status":"401","schemes":"Bearer","scope":"https://mail.google.com/"}`
 	c, srv := authDial(t, nil, authSteps(
-		capaSteps("SASL PLAIN XOAUTH2"),
+		capaSteps("USER", "SASL PLAIN XOAUTH2"),
 		pop3test.Expect("AUTH XOAUTH2"), pop3test.Reply("+ "),
 		pop3test.Expect(xoauth2Response("alice@gmail.com", longToken)),
 		pop3test.Reply("+ "+b64(failure)),

@@ -2,9 +2,14 @@ package pop3
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
+
+// maxCapabilityLines bounds a CAPA listing: no server has a use for more, and a listing
+// that never ends must not keep the client reading (RFC 2449 section 5 lists a dozen).
+const maxCapabilityLines = 1000
 
 // Capabilities is what the server listed in reply to CAPA (RFC 2449): each capability's
 // tag, upper-cased, and its arguments.
@@ -38,7 +43,11 @@ func (c *Client) Capabilities() (Capabilities, error) {
 		return nil, err
 	}
 	caps := Capabilities{}
+	lines := 0
 	err := c.conn.ReadListing(func(line []byte) error {
+		if lines++; lines > maxCapabilityLines {
+			return c.conn.fail(fmt.Errorf("%w: CAPA lists more than %d lines", ErrMalformed, maxCapabilityLines))
+		}
 		tag, rest := nextField(line)
 		if len(tag) == 0 {
 			return nil

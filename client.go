@@ -21,6 +21,7 @@ type Client struct {
 	loggedIn bool
 	caps     Capabilities // nil until CAPA has been asked in the current state
 	deleted  map[int]bool // messages this session marked deleted
+	inBatch  bool         // a RetrEach, TopEach or DeleEach is running
 	opts     Options      // with the defaults filled in
 	host     string       // the dialled host, the default TLS ServerName; "" after NewClient
 }
@@ -60,6 +61,9 @@ func (c *Client) Greeting() string { return c.greeting }
 
 // cmd sends one command and reads its status line.
 func (c *Client) cmd(keyword string, args ...string) (Response, error) {
+	if c.inBatch {
+		return Response{}, ErrBusy
+	}
 	if err := c.conn.Cmd(keyword, args...); err != nil {
 		return Response{}, err
 	}
@@ -75,6 +79,9 @@ func (c *Client) enterTransaction() {
 
 // transaction checks that a TRANSACTION-state command may be sent.
 func (c *Client) transaction() error {
+	if c.inBatch {
+		return ErrBusy
+	}
 	if !c.loggedIn {
 		return ErrNotAuthenticated
 	}
@@ -172,13 +179,21 @@ func (c *Client) Top(n, lines int) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	if lines < 0 {
-		return nil, fmt.Errorf("%w: TOP line count %d is negative", ErrInvalidArgument, lines)
+	if err := checkLineCount(lines); err != nil {
+		return nil, err
 	}
 	if _, err := c.cmd("TOP", num, strconv.Itoa(lines)); err != nil {
 		return nil, err
 	}
 	return c.conn.DotReader(), nil
+}
+
+// checkLineCount refuses a negative TOP line count (MS-STANOPOP3 C0032).
+func checkLineCount(lines int) error {
+	if lines < 0 {
+		return fmt.Errorf("%w: TOP line count %d is negative", ErrInvalidArgument, lines)
+	}
+	return nil
 }
 
 // Dele marks message n deleted (MS-STANOPOP3 C0024, C0026). The server removes it only
@@ -210,6 +225,9 @@ func (c *Client) Noop() error {
 // reply means the server has removed the messages marked deleted; a negative one is
 // returned as an *Error, and some may remain. The connection is closed either way.
 func (c *Client) Quit() error {
+	if c.inBatch {
+		return ErrBusy // the batch owns the connection; Close aborts it
+	}
 	_, err := c.cmd("QUIT")
 	if cerr := c.conn.Close(); err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
 		err = cerr

@@ -369,8 +369,9 @@ func TestRetrDrainedByNextCommand(t *testing.T) {
 	if got := readAll(t, r2, err); got != "second\r\n" {
 		t.Errorf("second body %q", got)
 	}
-	if n, err := r.Read(buf); n != 0 || err != io.EOF { // the first reader is spent
-		t.Errorf("first reader after drain: %d, %v", n, err)
+	// The first body was cut short by the drain: its reader says so rather than io.EOF.
+	if n, err := r.Read(buf); n != 0 || !errors.Is(err, pop3.ErrBodySkipped) {
+		t.Errorf("first reader after drain: %d, %v; want ErrBodySkipped", n, err)
 	}
 	if err := c.Noop(); err != nil {
 		t.Fatal(err)
@@ -667,7 +668,7 @@ func TestPassResponseCodes(t *testing.T) {
 // -ERR means no capabilities.
 func TestCapabilities(t *testing.T) {
 	c, srv := dial(t, nil, greeting,
-		Expect("CAPA"), Reply("+OK Capability list follows", "TOP", "uidl", "SASL PLAIN  LOGIN", "LOGIN-DELAY\t900 USER", "EXPIRENEVER", "."),
+		Expect("CAPA"), Reply("+OK Capability list follows", "TOP", "uidl", "USER", "SASL PLAIN  LOGIN", "LOGIN-DELAY\t900 USER", "EXPIRENEVER", "."),
 		Expect("USER alice"), Reply("+OK"), Expect("PASS secret"), Reply("+OK"),
 		Expect("CAPA"), Reply("-ERR unknown command"),
 	)
@@ -698,7 +699,7 @@ func TestCapabilities(t *testing.T) {
 }
 
 // C0013: commands may be issued repeatedly on one session.
-func TestManyCommands(t *testing.T) {
+func TestManyCommands(t *testing.T) { // C0027: NOOP without arguments, repeatedly
 	var steps []Step
 	for i := 0; i < 100; i++ {
 		steps = append(steps, Expect("NOOP"), Reply("+OK"), Expect("STAT"), Reply("+OK 1 1"))
@@ -771,4 +772,55 @@ func TestConnLowLevel(t *testing.T) {
 		t.Errorf("got %+v, %#v", resp, perr)
 	}
 	wait(t, srv)
+}
+
+// C0009: when the server has listed its capabilities and USER is not among them, Login
+// uses SASL PLAIN if offered, and otherwise fails without sending a credential.
+func TestLoginFollowsCapabilities(t *testing.T) {
+	c, srv := dial(t, nil, greeting,
+		Expect("CAPA"), Reply("+OK", "TOP", "SASL PLAIN", "."),
+		Expect("AUTH PLAIN AGFsaWNlAHNlY3JldA=="), Reply("+OK"),
+	)
+	if _, err := c.Capabilities(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login("alice", "secret"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, srv)
+
+	c2, srv2 := dial(t, nil, greeting, Expect("CAPA"), Reply("+OK", "SASL GSSAPI", "."), ExpectClosed())
+	if _, err := c2.Capabilities(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.Login("alice", "secret"); !errors.Is(err, pop3.ErrNoAuthMechanism) {
+		t.Fatalf("Login: %v; want ErrNoAuthMechanism", err)
+	}
+	c2.Close()
+	wait(t, srv2)
+}
+
+// A greeting trickled an octet at a time cannot stretch the wait beyond the Timeout: the
+// whole line must arrive within it.
+func TestGreetingTrickled(t *testing.T) {
+	// An octet every 150 ms, then silence: a deadline per read alone would give up only
+	// 400 ms into the silence, at 700 ms; the whole line's deadline gives up at 400 ms.
+	srv := NewServer(t, Send("+"), Stall(150*time.Millisecond), Send("O"), Stall(150*time.Millisecond),
+		Send("K"), Stall(5*time.Second))
+	start := time.Now()
+	_, err := pop3.Dial(srv.Addr(), &pop3.Options{Timeout: 400 * time.Millisecond})
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Dial: %v; want a timeout", err)
+	}
+	if d := time.Since(start); d > 620*time.Millisecond {
+		t.Errorf("Dial gave up after %v, want about 400ms", d)
+	}
+}
+
+// A CAPA listing that does not end is cut off, and the connection marked broken.
+func TestCapabilitiesBounded(t *testing.T) {
+	c, _ := dial(t, nil, greeting, Expect("CAPA"), Send("+OK\r\n"+strings.Repeat("X-CAP\r\n", 1200)), Stall(time.Second))
+	if _, err := c.Capabilities(); !errors.Is(err, pop3.ErrMalformed) || !errors.Is(err, pop3.ErrBroken) {
+		t.Fatalf("Capabilities: %v; want ErrMalformed and ErrBroken", err)
+	}
 }

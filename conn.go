@@ -37,8 +37,13 @@ type Conn struct {
 	maxLine int
 
 	// pending holds the commands sent whose status line has not been read yet, oldest
-	// first, as they appear in errors (passwords elided).
-	pending []string
+	// first, as they appear in errors (passwords elided). pendingMu guards it: during a
+	// pipelined batch one goroutine writes commands while another reads the replies.
+	pendingMu sync.Mutex
+	pending   []string
+	// lineDeadline, when set, bounds the reading of one whole status or listing line, so
+	// that a server trickling octets cannot stretch one reply beyond the Timeout.
+	lineDeadline time.Time
 	// body is the multi-line body being read, if any; the next command drains it.
 	body *DotReader
 	// broken is set once the connection has fallen out of step.
@@ -65,7 +70,11 @@ func NewConn(nc net.Conn, opts *Options) *Conn {
 type deadlineReader struct{ c *Conn }
 
 func (d deadlineReader) Read(p []byte) (int, error) {
-	if err := d.c.nc.SetReadDeadline(time.Now().Add(d.c.timeout)); err != nil {
+	deadline := time.Now().Add(d.c.timeout)
+	if !d.c.lineDeadline.IsZero() && d.c.lineDeadline.Before(deadline) {
+		deadline = d.c.lineDeadline
+	}
+	if err := d.c.nc.SetReadDeadline(deadline); err != nil {
 		return 0, err
 	}
 	n, err := d.c.nc.Read(p)
@@ -154,6 +163,14 @@ func (c *Conn) queueCommand(keyword string, args []string, allowUTF8 bool) error
 	if err := checkCommand(keyword, args, allowUTF8); err != nil {
 		return err
 	}
+	c.writeCommand(keyword, args)
+	return nil
+}
+
+// writeCommand buffers a checked command and records it as awaiting its reply. It touches
+// only the writing side of the Conn, so the writer of a pipelined batch may call it while
+// another goroutine reads replies; a write error surfaces at the next flush.
+func (c *Conn) writeCommand(keyword string, args []string) {
 	c.w.WriteString(keyword)
 	for _, a := range args {
 		c.w.WriteByte(' ')
@@ -162,8 +179,9 @@ func (c *Conn) queueCommand(keyword string, args []string, allowUTF8 bool) error
 	c.w.WriteString("\r\n")
 	display := displayCommand(keyword, args)
 	c.trace.client(display)
+	c.pendingMu.Lock()
 	c.pending = append(c.pending, display)
-	return nil
+	c.pendingMu.Unlock()
 }
 
 func (c *Conn) flush() error {
@@ -254,11 +272,13 @@ func (c *Conn) ReadResponse() (Response, error) {
 // statusReply turns a status line into the reply to the oldest command not yet answered.
 func (c *Conn) statusReply(line []byte) (Response, error) {
 	command := ""
+	c.pendingMu.Lock()
 	if len(c.pending) > 0 {
 		command = c.pending[0]
 		c.pending[0] = ""
 		c.pending = c.pending[1:]
 	}
+	c.pendingMu.Unlock()
 	resp := ParseResponse(line)
 	if !resp.OK {
 		return resp, &Error{Command: command, Code: resp.Code, Text: resp.Text}
@@ -268,8 +288,11 @@ func (c *Conn) statusReply(line []byte) (Response, error) {
 
 // readLine is the one place that reads a status or listing line. It returns the line
 // without its ending (CRLF or a bare LF), valid until the next read. A line longer than the
-// bound fails after at most one buffer of input.
+// bound fails after at most one buffer of input, and the whole line must arrive within the
+// Timeout.
 func (c *Conn) readLine() ([]byte, error) {
+	c.lineDeadline = time.Now().Add(c.timeout)
+	defer func() { c.lineDeadline = time.Time{} }()
 	scanned := 0
 	for {
 		buf, err := c.r.Peek(c.r.Buffered())
@@ -307,6 +330,9 @@ func (c *Conn) readLine() ([]byte, error) {
 // and ends at the line ".". The Conn is lent to the reader until it reaches the end or is
 // closed; the next command drains what is left.
 func (c *Conn) DotReader() *DotReader {
+	if c.broken != nil {
+		return &DotReader{c: c, err: c.broken}
+	}
 	if c.body != nil {
 		c.body.Close()
 	}
@@ -318,7 +344,8 @@ func (c *Conn) DotReader() *DotReader {
 // status line and calls fn with each, without its line ending; the slice is valid only
 // during the call. The listing ends at any line that begins with "." (MS-STANOPOP3 V0002:
 // listings never hold such a line). Every line is bounded like a status line. If fn
-// returns an error, the rest of the listing is read and skipped, and that error returned.
+// returns an error, the rest of the listing is read and skipped, and that error returned;
+// an error that matches ErrBroken ends the reading at once.
 func (c *Conn) ReadListing(fn func(line []byte) error) error {
 	if err := c.ready(); err != nil {
 		return err
@@ -334,6 +361,9 @@ func (c *Conn) ReadListing(fn func(line []byte) error) error {
 		}
 		if first == nil {
 			first = fn(line)
+			if errors.Is(first, ErrBroken) {
+				return first
+			}
 		}
 	}
 }

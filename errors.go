@@ -78,12 +78,22 @@ var (
 	// the server: after a timeout, a cut connection, a line over the bound, or a body that
 	// could not be read to its end. The connection should be closed.
 	ErrBroken = errors.New("pop3: connection is broken")
+	// ErrBodySkipped is returned by a message body's Read after the body was closed, or
+	// drained by the next call on the Client, before it was read to its end: the message
+	// the caller holds is incomplete.
+	ErrBodySkipped = errors.New("pop3: the rest of the message body was skipped")
+	// ErrBusy is returned, before anything is sent, by a call on the Client from inside the
+	// callback of RetrEach or TopEach: the batch owns the connection until it returns.
+	ErrBusy = errors.New("pop3: a batch is running on this connection")
 	// ErrNotAuthenticated is returned, before anything is sent, for a TRANSACTION-state
 	// command (STAT, LIST, UIDL, RETR, TOP, DELE, NOOP) issued before a successful login.
 	ErrNotAuthenticated = errors.New("pop3: not logged in")
 	// ErrAuthenticated is returned, before anything is sent, for a login attempted after
 	// a successful one.
 	ErrAuthenticated = errors.New("pop3: already logged in")
+	// ErrNoAuthMechanism is returned by Login, before any credential is sent, when the
+	// capabilities the server listed offer neither USER nor SASL PLAIN (MS-STANOPOP3 C0009).
+	ErrNoAuthMechanism = errors.New("pop3: the server offers no login mechanism this client can use")
 	// ErrInsecureAuth is returned, before anything is sent, by Login and by Auth with a
 	// mechanism that sends a password or token as it is (PLAIN, LOGIN, XOAUTH2,
 	// OAUTHBEARER), on a connection that is neither TLS nor to a loopback address, unless

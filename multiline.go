@@ -44,6 +44,9 @@ func indexLineStartDot(b []byte) int {
 func (d *DotReader) span(max int, wait bool) ([]byte, error) {
 	r := d.c.r
 	for {
+		if d.err == nil && d.c.broken != nil {
+			d.err = d.c.broken // another call broke the connection: what follows is not this body
+		}
 		if d.err != nil {
 			return nil, d.err
 		}
@@ -146,17 +149,27 @@ func (d *DotReader) WriteTo(w io.Writer) (int64, error) {
 }
 
 // Close reads and discards the rest of the body, so the connection can take the next
-// command. It returns nil when the body was read to its end, and the error that broke the
-// connection otherwise.
+// command. It returns nil when the rest was read to the end of the body, and the error that
+// broke the connection otherwise. After Close, Read returns io.EOF if the body had been
+// read to its end, and ErrBodySkipped if Close (or the next command) discarded some of it,
+// so that a message cut short never looks whole.
 func (d *DotReader) Close() error {
+	if d.err == io.EOF || d.err == ErrBodySkipped {
+		return nil
+	}
+	skipped := false
 	for {
 		b, err := d.span(readBufferSize, true)
 		if err == io.EOF {
+			if skipped {
+				d.err = ErrBodySkipped
+			}
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 		d.consume(b)
+		skipped = true
 	}
 }

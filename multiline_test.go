@@ -84,8 +84,32 @@ func TestDotReaderCloseDrains(t *testing.T) {
 	if err != nil || resp.Text != "after" {
 		t.Fatalf("got %+v, %v", resp, err)
 	}
+	// Part of the body was discarded: the reader must not end as if it were whole.
+	if n, err := d.Read(one[:]); n != 0 || !errors.Is(err, ErrBodySkipped) {
+		t.Fatalf("Read after Close: %d, %v; want ErrBodySkipped", n, err)
+	}
+	// A body read to its end stays at io.EOF after Close.
+	c = NewConn(newStreamConn("abc\r\n.\r\n", 0), nil)
+	d = c.DotReader()
+	if b, err := io.ReadAll(d); err != nil || string(b) != "abc\r\n" {
+		t.Fatalf("ReadAll: %q, %v", b, err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := d.Read(one[:]); n != 0 || err != io.EOF {
-		t.Fatalf("Read after Close: %d, %v", n, err)
+		t.Fatalf("Read after reading all and Close: %d, %v; want io.EOF", n, err)
+	}
+}
+
+// A DotReader asked for after the connection broke yields the broken error, never the
+// octets that arrive late (a stale reply must not pass for a message body).
+func TestDotReaderAfterBroken(t *testing.T) {
+	c := NewConn(newStreamConn("+OK late\r\nstale body\r\n.\r\n", 0), nil)
+	c.fail(io.ErrUnexpectedEOF)
+	b, err := io.ReadAll(c.DotReader())
+	if len(b) != 0 || !errors.Is(err, ErrBroken) {
+		t.Fatalf("ReadAll: %q, %v; want nothing and ErrBroken", b, err)
 	}
 }
 

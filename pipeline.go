@@ -5,15 +5,17 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 )
 
 // The window of a pipelined batch: the commands sent whose replies have not been read.
-// Its octets stay far below what the socket buffers hold, so the client's writes never
-// block while the server waits for the client to read (no deadlock, whatever the batch
-// size), and a few hundred short commands still fit, enough to keep a slow link busy.
+// A goroutine writes the commands while the caller's goroutine reads the replies, so
+// neither side can wait on the other with both socket buffers full, whatever the batch
+// size; the window bounds what the server is asked to hold (count and octets) and keeps
+// memory bounded. A few hundred short commands keep a slow link busy.
 const (
-	pipelineWindowOctets   = 4 << 10
-	pipelineWindowCommands = 512
+	pipelineWindowOctets   = 16 << 10
+	pipelineWindowCommands = 1024
 )
 
 // RetrEach retrieves the messages nums in order and calls fn with each one's number and
@@ -40,8 +42,8 @@ func (c *Client) TopEach(nums []int, lines int, fn func(n int, msg io.Reader) er
 	if fn == nil {
 		return fmt.Errorf("%w: nil callback", ErrInvalidArgument)
 	}
-	if lines < 0 {
-		return fmt.Errorf("%w: TOP line count %d is negative", ErrInvalidArgument, lines)
+	if err := checkLineCount(lines); err != nil {
+		return err
 	}
 	return c.each("TOP", nums, []string{strconv.Itoa(lines)}, fn)
 }
@@ -59,15 +61,76 @@ type batchCommand struct {
 	octets int
 }
 
+// window counts the commands of a batch in flight and makes the writer wait while the
+// count or the octets are at the bound.
+type window struct {
+	mu                  sync.Mutex
+	cond                sync.Cond
+	count, octets       int
+	maxCount, maxOctets int
+	stopped             bool
+}
+
+func newWindow(maxCount, maxOctets int) *window {
+	w := &window{maxCount: maxCount, maxOctets: maxOctets}
+	w.cond.L = &w.mu
+	return w
+}
+
+// acquire takes room for one command of the given octets. With wait false it reports
+// whether there was room at once; with wait true it waits for room. It returns false once
+// the batch is stopped.
+func (w *window) acquire(octets int, wait bool) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for !w.stopped && w.count > 0 && (w.count >= w.maxCount || w.octets+octets > w.maxOctets) {
+		if !wait {
+			return false
+		}
+		w.cond.Wait()
+	}
+	if w.stopped {
+		return false
+	}
+	w.count++
+	w.octets += octets
+	return true
+}
+
+// release frees the room of one command whose reply has been read whole.
+func (w *window) release(octets int) {
+	w.mu.Lock()
+	w.count--
+	w.octets -= octets
+	w.mu.Unlock()
+	w.cond.Signal()
+}
+
+// stop makes the writer send nothing more.
+func (w *window) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
+	w.cond.Broadcast()
+}
+
 // each runs keyword for every message of nums, with extra arguments after the number;
 // fn receives the bodies of multi-line replies (nil for DELE).
 func (c *Client) each(keyword string, nums []int, extra []string, fn func(int, io.Reader) error) error {
+	if c.inBatch {
+		return ErrBusy
+	}
 	args := make([]string, len(nums))
+	seen := make(map[int]bool)
 	for i, n := range nums {
 		num, err := c.message(n)
 		if err != nil {
 			return err
 		}
+		if fn == nil && seen[n] {
+			return fmt.Errorf("%w: message %d is listed twice", ErrInvalidArgument, n)
+		}
+		seen[n] = true
 		args[i] = num
 	}
 	if len(nums) == 0 {
@@ -77,95 +140,113 @@ func (c *Client) each(keyword string, nums []int, extra []string, fn func(int, i
 	if err != nil {
 		return err
 	}
-	windowOctets, windowCommands := 1, 1
+	maxCount, maxOctets := 1, 0
 	if caps.Has("PIPELINING") {
-		windowOctets, windowCommands = pipelineWindowOctets, pipelineWindowCommands
+		maxCount, maxOctets = pipelineWindowCommands, pipelineWindowOctets
 	}
 
-	var (
-		inFlight       = make([]batchCommand, 0, min(len(nums), windowCommands))
-		inFlightOctets int
-		next           int
-		failures       []error
-		cmdArgs        = make([]string, 1+len(extra))
-	)
-	copy(cmdArgs[1:], extra)
-	extraOctets := len(keyword) + 2
-	for _, a := range extra {
-		extraOctets += 1 + len(a)
-	}
-	// send fills the window once it is half empty, and sends the lot in one write.
-	send := func() error {
-		if len(inFlight) > 0 && 2*inFlightOctets > windowOctets {
-			return nil
+	c.inBatch = true
+	defer func() { c.inBatch = false }()
+	win := newWindow(maxCount, maxOctets)
+	sent := make(chan batchCommand, maxCount)
+	var writeErr error
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		defer close(sent)
+		writeErr = c.writeBatch(win, sent, keyword, nums, args, extra)
+		if writeErr != nil {
+			c.conn.Close() // unblocks the reader: the connection is lost
 		}
-		queued := false
-		for next < len(nums) && len(inFlight) < windowCommands {
-			octets := extraOctets + 1 + len(args[next])
-			if len(inFlight) > 0 && inFlightOctets+octets > windowOctets {
-				break
-			}
-			cmdArgs[0] = args[next]
-			if err := c.conn.queue(keyword, cmdArgs...); err != nil {
-				return err
-			}
-			inFlight = append(inFlight, batchCommand{n: nums[next], octets: octets})
-			inFlightOctets += octets
-			next++
-			queued = true
+	}()
+	// finish stops the writer, waits for it, and returns the batch's outcome.
+	finish := func(errs ...error) error {
+		win.stop()
+		<-writerDone
+		if writeErr != nil {
+			errs = append(errs, c.conn.fail(writeErr))
 		}
-		if !queued {
-			return nil
-		}
-		return c.conn.flush()
-	}
-	// drain reads and discards the replies still in flight after the batch stopped.
-	drain := func() error {
-		for range inFlight {
-			if _, err := c.conn.ReadResponse(); err != nil {
-				var perr *Error
-				if errors.As(err, &perr) {
-					continue
-				}
-				return err
-			}
-			if fn != nil {
-				if err := c.conn.DotReader().Close(); err != nil {
-					return err
-				}
-			}
-		}
-		inFlight = inFlight[:0]
-		return nil
+		return errors.Join(errs...)
 	}
 
-	for next < len(nums) || len(inFlight) > 0 {
-		if err := send(); err != nil {
-			return errors.Join(append(failures, err)...)
-		}
-		cmd := inFlight[0]
-		inFlight = inFlight[1:]
-		inFlightOctets -= cmd.octets
-		if _, err := c.conn.ReadResponse(); err != nil {
+	var failures []error
+	for cmd := range sent {
+		_, err := c.conn.ReadResponse()
+		if err != nil {
 			var perr *Error
-			if errors.As(err, &perr) {
-				failures = append(failures, err)
-				continue
+			if !errors.As(err, &perr) {
+				c.conn.Close() // the connection is broken: unblock the writer too
+				return finish(append(failures, err)...)
 			}
-			return errors.Join(append(failures, err)...)
+			failures = append(failures, err)
+			win.release(cmd.octets)
+			continue
 		}
 		if fn == nil {
 			c.deleted[cmd.n] = true
+			win.release(cmd.octets)
 			continue
 		}
 		body := c.conn.DotReader()
 		ferr := fn(cmd.n, body)
 		if err := body.Close(); err != nil {
-			return errors.Join(append(failures, ferr, err)...)
+			if ferr != nil && !errors.Is(ferr, ErrBroken) {
+				failures = append(failures, ferr)
+			}
+			c.conn.Close() // the connection is broken: unblock the writer too
+			return finish(append(failures, err)...)
 		}
 		if ferr != nil {
-			return errors.Join(append(failures, ferr, drain())...)
+			win.stop()
+			return finish(append(failures, ferr, c.drainBatch(sent, fn != nil))...)
+		}
+		win.release(cmd.octets)
+	}
+	return finish(failures...)
+}
+
+// writeBatch is the writer of a batch: it sends the commands, each once the window has
+// room, flushing whenever it would otherwise wait, and announces each on sent. After a
+// stop it flushes what it has buffered, whose replies the reader then discards.
+func (c *Client) writeBatch(win *window, sent chan<- batchCommand, keyword string, nums []int, args, extra []string) error {
+	cmdArgs := make([]string, 1+len(extra))
+	copy(cmdArgs[1:], extra)
+	octets := len(keyword) + 2
+	for _, a := range extra {
+		octets += 1 + len(a)
+	}
+	for i, n := range nums {
+		cmd := batchCommand{n: n, octets: octets + 1 + len(args[i])}
+		if !win.acquire(cmd.octets, false) {
+			if err := c.conn.w.Flush(); err != nil {
+				return err
+			}
+			if !win.acquire(cmd.octets, true) {
+				return nil // stopped; everything written is flushed
+			}
+		}
+		cmdArgs[0] = args[i]
+		c.conn.writeCommand(keyword, cmdArgs)
+		sent <- cmd
+	}
+	return c.conn.w.Flush()
+}
+
+// drainBatch reads and discards the replies to the commands of a stopped batch.
+func (c *Client) drainBatch(sent <-chan batchCommand, multiLine bool) error {
+	for range sent {
+		if _, err := c.conn.ReadResponse(); err != nil {
+			var perr *Error
+			if errors.As(err, &perr) {
+				continue
+			}
+			return err
+		}
+		if multiLine {
+			if err := c.conn.DotReader().Close(); err != nil {
+				return err
+			}
 		}
 	}
-	return errors.Join(failures...)
+	return nil
 }

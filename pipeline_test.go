@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"runtime"
 	"strings"
 	"testing"
@@ -283,5 +284,112 @@ func TestRetrEachMatchesRetr(t *testing.T) {
 		if mb.Remaining() != 1 {
 			t.Errorf("pipelining=%v: %d messages left after DeleEach and Quit, want 1", pipelining, mb.Remaining())
 		}
+	}
+}
+
+// The callback must not use the Client while the batch owns the connection: such a call
+// fails at once and sends nothing, and the batch's replies stay matched to its commands.
+func TestRetrEachCallbackCannotUseClient(t *testing.T) {
+	mb := &Mailbox{Messages: [][]byte{[]byte("Subject: 1\r\n\r\none\r\n"), []byte("Subject: 2\r\n\r\ntwo\r\n")}, Pipelining: true}
+	c, err := pop3.Dial(mb.Start(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("user", "pass"); err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]string{}
+	err = c.RetrEach([]int{1, 2}, func(n int, r io.Reader) error {
+		for name, call := range map[string]func() error{
+			"Noop":     c.Noop,
+			"Retr":     func() error { _, err := c.Retr(2); return err },
+			"Quit":     c.Quit,
+			"RetrEach": func() error { return c.RetrEach([]int{1}, collect(got)) },
+		} {
+			if err := call(); !errors.Is(err, pop3.ErrBusy) {
+				t.Errorf("%s inside the callback: %v; want ErrBusy", name, err)
+			}
+		}
+		return collect(got)(n, r)
+	})
+	if err != nil || got[1] != "Subject: 1\r\n\r\none\r\n" || got[2] != "Subject: 2\r\n\r\ntwo\r\n" {
+		t.Fatalf("RetrEach: %v, bodies %v", err, got)
+	}
+	if err := c.Noop(); err != nil {
+		t.Fatalf("Noop after the batch: %v", err)
+	}
+}
+
+// C0026: DeleEach refuses a number listed twice before anything is sent.
+func TestDeleEachDuplicate(t *testing.T) {
+	c, srv := login(t, nil, ExpectClosed())
+	if err := c.DeleEach([]int{1, 2, 1}); !errors.Is(err, pop3.ErrInvalidArgument) {
+		t.Fatalf("DeleEach: %v; want ErrInvalidArgument", err)
+	}
+	c.Close()
+	wait(t, srv)
+}
+
+// pipeListener hands out the server ends of in-memory pipes, which buffer nothing: a
+// write waits until the other side reads.
+type pipeListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+func (l *pipeListener) Close() error   { close(l.closed); return nil }
+func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{} }
+
+// A large pipelined batch over a connection that buffers nothing at all still completes:
+// the client reads replies while it writes commands, so the two sides never wait on each
+// other.
+func TestRetrEachOverUnbufferedPipe(t *testing.T) {
+	const n = 3000
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i] = []byte(fmt.Sprintf("Subject: %d\r\n\r\n%s\r\n", i+1, strings.Repeat("x", i%200)))
+	}
+	mb := &Mailbox{Messages: msgs, Pipelining: true}
+	l := &pipeListener{conns: make(chan net.Conn, 1), closed: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- mb.Serve(l) }()
+	defer func() { l.Close(); <-done }()
+	client, server := net.Pipe()
+	l.conns <- server
+	c, err := pop3.NewClient(client, &pop3.Options{Timeout: 20 * time.Second, AllowInsecureAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("user", "pass"); err != nil {
+		t.Fatal(err)
+	}
+	nums := make([]int, n)
+	for i := range nums {
+		nums[i] = i + 1
+	}
+	count := 0
+	err = c.RetrEach(nums, func(num int, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		if err == nil && string(b) != string(msgs[num-1]) {
+			err = fmt.Errorf("message %d differs", num)
+		}
+		count++
+		return err
+	})
+	if err != nil || count != n {
+		t.Fatalf("RetrEach: %v after %d messages", err, count)
+	}
+	if err := c.DeleEach(nums); err != nil {
+		t.Fatal(err)
 	}
 }
