@@ -61,8 +61,8 @@ type batchCommand struct {
 	octets int
 }
 
-// window counts the commands of a batch in flight and makes the writer wait while the
-// count or the octets are at the bound.
+// window counts the commands of a pipelined batch in flight and makes the writer wait
+// while the count or the octets are at the bound.
 type window struct {
 	mu                  sync.Mutex
 	cond                sync.Cond
@@ -140,15 +140,60 @@ func (c *Client) each(keyword string, nums []int, extra []string, fn func(int, i
 	if err != nil {
 		return err
 	}
-	maxCount, maxOctets := 1, 0
-	if caps.Has("PIPELINING") {
-		maxCount, maxOctets = pipelineWindowCommands, pipelineWindowOctets
-	}
-
 	c.inBatch = true
 	defer func() { c.inBatch = false }()
-	win := newWindow(maxCount, maxOctets)
-	sent := make(chan batchCommand, maxCount)
+	if caps.Has("PIPELINING") {
+		return c.eachPipelined(keyword, nums, args, extra, fn)
+	}
+	var failures []error
+	cmdArgs := append([]string{""}, extra...)
+	for i, n := range nums {
+		cmdArgs[0] = args[i]
+		if err := c.conn.Cmd(keyword, cmdArgs...); err != nil {
+			return errors.Join(append(failures, err)...)
+		}
+		failure, stop := c.batchReply(n, fn)
+		if failure != nil {
+			failures = append(failures, failure)
+		}
+		if stop != nil {
+			return errors.Join(append(failures, stop)...)
+		}
+	}
+	return errors.Join(failures...)
+}
+
+// batchReply reads the reply to one command of a batch and hands its body to fn. A
+// negative reply is a failure, and the batch goes on; stop is the error that ends the
+// batch: fn's, or what broke the connection (then Conn.Err is set).
+func (c *Client) batchReply(n int, fn func(int, io.Reader) error) (failure, stop error) {
+	if _, err := c.conn.ReadResponse(); err != nil {
+		var perr *Error
+		if errors.As(err, &perr) {
+			return err, nil
+		}
+		return nil, err
+	}
+	if fn == nil {
+		c.deleted[n] = true
+		return nil, nil
+	}
+	body := c.conn.DotReader()
+	ferr := fn(n, body)
+	if err := body.Close(); err != nil {
+		if ferr == nil || errors.Is(ferr, ErrBroken) {
+			return nil, err
+		}
+		return nil, errors.Join(ferr, err)
+	}
+	return nil, ferr
+}
+
+// eachPipelined runs a batch with a writer goroutine that keeps up to a window of commands
+// ahead of the replies, which this goroutine reads.
+func (c *Client) eachPipelined(keyword string, nums []int, args, extra []string, fn func(int, io.Reader) error) error {
+	win := newWindow(pipelineWindowCommands, pipelineWindowOctets)
+	sent := make(chan batchCommand, pipelineWindowCommands)
 	var writeErr error
 	writerDone := make(chan struct{})
 	go func() {
@@ -168,37 +213,20 @@ func (c *Client) each(keyword string, nums []int, extra []string, fn func(int, i
 		}
 		return errors.Join(errs...)
 	}
-
 	var failures []error
 	for cmd := range sent {
-		_, err := c.conn.ReadResponse()
-		if err != nil {
-			var perr *Error
-			if !errors.As(err, &perr) {
+		failure, stop := c.batchReply(cmd.n, fn)
+		if failure != nil {
+			failures = append(failures, failure)
+		}
+		if stop != nil {
+			if c.conn.Err() != nil {
 				c.conn.Close() // the connection is broken: unblock the writer too
-				return finish(append(failures, err)...)
+				return finish(append(failures, stop)...)
 			}
-			failures = append(failures, err)
-			win.release(cmd.octets)
-			continue
-		}
-		if fn == nil {
-			c.deleted[cmd.n] = true
-			win.release(cmd.octets)
-			continue
-		}
-		body := c.conn.DotReader()
-		ferr := fn(cmd.n, body)
-		if err := body.Close(); err != nil {
-			if ferr != nil && !errors.Is(ferr, ErrBroken) {
-				failures = append(failures, ferr)
-			}
-			c.conn.Close() // the connection is broken: unblock the writer too
-			return finish(append(failures, err)...)
-		}
-		if ferr != nil {
+			// fn failed: send nothing more, and read the replies already asked for.
 			win.stop()
-			return finish(append(failures, ferr, c.drainBatch(sent, fn != nil))...)
+			return finish(append(failures, stop, c.drainBatch(sent, fn != nil))...)
 		}
 		win.release(cmd.octets)
 	}
