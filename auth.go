@@ -141,7 +141,7 @@ func (c *Client) authenticate(mech sasl.Client) error {
 		if len(ir) > 0 {
 			enc = base64.StdEncoding.EncodeToString(ir)
 		}
-		if len("AUTH ")+len(name)+1+len(enc)+len("\r\n") <= maxCommandLength {
+		if checkCommand("AUTH", []string{name, enc}, false) == nil { // fits in 255 octets
 			args = append(args, enc)
 			ir = nil
 		}
