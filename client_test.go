@@ -732,10 +732,13 @@ func TestCloseUnblocks(t *testing.T) {
 	}
 }
 
-// The Conn below the Client, for commands the Client does not send.
+// The Conn below the Client, for commands the Client does not send. C0019, C0036: the
+// Client never sends LIST or UIDL with an argument (V0003, V0007), but a caller of the Conn
+// may, and reads the single-line scan or unique-id listing as a status line.
 func TestConnLowLevel(t *testing.T) {
 	srv := NewServer(t, greeting,
 		Expect("LIST 2"), Reply("+OK 2 200"),
+		Expect("UIDL 2"), Reply("+OK 2\tQhdPYR:00WBw1Ph7x7"),
 		Expect("XTND XMIT"), Reply("+OK", "..a", "b", "."),
 		Expect("RSET"), Reply("-ERR [SYS/TEMP] no"),
 	)
@@ -753,6 +756,12 @@ func TestConnLowLevel(t *testing.T) {
 	}
 	if resp, err := conn.ReadResponse(); err != nil || resp.Text != "2 200" { // C0019
 		t.Fatalf("LIST 2: %+v, %v", resp, err)
+	}
+	if err := conn.Cmd("UIDL", "2"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := conn.ReadResponse(); err != nil || resp.Text != "2\tQhdPYR:00WBw1Ph7x7" { // C0036
+		t.Fatalf("UIDL 2: %+v, %v", resp, err)
 	}
 	if err := conn.Cmd("XTND", "XMIT"); err != nil {
 		t.Fatal(err)
