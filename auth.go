@@ -166,25 +166,42 @@ func (c *Client) authenticate(mech sasl.Client) error {
 			c.enterTransaction()
 			return nil
 		}
+		// Every challenge is decoded, the first of the two-step form too: one that is not
+		// base64 is cancelled, never answered (RFC 5034 section 4).
+		data, err := decodeChallenge(challenge)
+		if err != nil {
+			return c.cancelAuth(fmt.Errorf("%w: AUTH %s challenge: %w", ErrMalformed, name, err))
+		}
 		var resp []byte
 		if ir != nil {
 			// The initial response that did not go on the AUTH line answers the
-			// first continuation, which should be empty.
+			// first continuation, which carries no data for the mechanism.
 			resp, ir = ir, nil
-		} else {
-			data, err := base64.StdEncoding.Strict().DecodeString(challenge)
-			if err != nil {
-				return c.cancelAuth(fmt.Errorf("%w: AUTH %s challenge is not base64: %w", ErrMalformed, name, err))
-			}
-			resp, err = mech.Next(data)
-			if err != nil {
-				return c.cancelAuth(fmt.Errorf("pop3: AUTH %s: %w", name, err))
-			}
+		} else if resp, err = mech.Next(data); err != nil {
+			return c.cancelAuth(fmt.Errorf("pop3: AUTH %s: %w", name, err))
 		}
 		if err := c.conn.sendAuthResponse(base64.StdEncoding.EncodeToString(resp)); err != nil {
 			return err
 		}
 	}
+}
+
+// decodeChallenge decodes the base64 of a server challenge. Unlike encoding/base64, which
+// skips CR and LF even in strict mode, it refuses every octet outside the base64 alphabet
+// (RFC 5034 section 4).
+func decodeChallenge(challenge string) ([]byte, error) {
+	for i := 0; i < len(challenge); i++ {
+		switch c := challenge[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '+', c == '/', c == '=':
+		default:
+			return nil, fmt.Errorf("not base64: holds the octet %#02x", c)
+		}
+	}
+	data, err := base64.StdEncoding.Strict().DecodeString(challenge)
+	if err != nil {
+		return nil, fmt.Errorf("not base64: %w", err)
+	}
+	return data, nil
 }
 
 // cancelAuth ends an AUTH exchange with "*" and returns cause, wrapping the server's

@@ -261,6 +261,58 @@ func TestAuthCancelOnInvalidChallenge(t *testing.T) {
 	authWait(t, c, srv)
 }
 
+// RFC 5034 section 4: the first challenge of the two-step form is decoded too; one that is
+// not base64 is cancelled with "*", and the credentials held back for it are never sent.
+func TestAuthTwoStepFirstChallengeChecked(t *testing.T) {
+	c, srv := authDial(t, nil, authSteps(
+		capaSteps("USER"), // no SASL: the initial response waits for the first continuation
+		pop3test.Expect("AUTH PLAIN"), pop3test.Reply("+ !!not-base64!!"),
+		pop3test.Expect("*"), pop3test.Reply("-ERR Authentication cancelled"),
+		pop3test.ExpectClosed(),
+	)...)
+	err := c.Auth(sasl.NewPlainClient("", "alice", "secret"))
+	if !errors.Is(err, pop3.ErrMalformed) {
+		t.Fatalf("Auth: %v; want ErrMalformed", err)
+	}
+	authWait(t, c, srv)
+}
+
+// RFC 5034 section 4: an octet outside the base64 alphabet makes a challenge undecodable,
+// a CR inside it included (encoding/base64 would skip it and decode "Password:").
+func TestAuthChallengeWithCR(t *testing.T) {
+	c, srv := authDial(t, nil, authSteps(
+		capaSteps("SASL LOGIN"),
+		pop3test.Expect("AUTH LOGIN "+b64("alice")), pop3test.Send("+ UGFz\rc3dvcmQ6\r\n"),
+		pop3test.Expect("*"), pop3test.Reply("-ERR Authentication cancelled"),
+		pop3test.ExpectClosed(),
+	)...)
+	err := c.Auth(sasl.NewLoginClient("alice", "secret"))
+	if !errors.Is(err, pop3.ErrMalformed) {
+		t.Fatalf("Auth: %v; want ErrMalformed", err)
+	}
+	authWait(t, c, srv)
+}
+
+// A failed AUTH leaves the session in AUTHORIZATION (RFC 5034 section 4), and the same
+// XOAUTH2 client may try again: the second failure is answered and reported like the first.
+func TestXOAuth2ClientReused(t *testing.T) {
+	failure := b64(`{"status":"401","schemes":"Bearer","scope":"https://mail.google.com/"}`)
+	attempt := []pop3test.Step{
+		pop3test.Expect("AUTH XOAUTH2 " + b64("user=bob\x01auth=Bearer abc\x01\x01")), pop3test.Reply("+ " + failure),
+		pop3test.Expect(""), pop3test.Reply("-ERR [AUTH] Invalid credentials."),
+	}
+	c, srv := authDial(t, nil, authSteps(capaSteps("SASL XOAUTH2"), attempt, attempt, pop3test.ExpectClosed())...)
+	mech := pop3.NewXOAuth2Client("bob", "abc")
+	for i := 1; i <= 2; i++ {
+		err := c.Auth(mech)
+		var perr *pop3.Error
+		if !errors.As(err, &perr) || perr.Code != "AUTH" || !strings.Contains(perr.Text, "XOAUTH2 status 401") {
+			t.Fatalf("attempt %d: %v; want the -ERR with the XOAUTH2 status", i, err)
+		}
+	}
+	authWait(t, c, srv)
+}
+
 // RFC 5034 section 4: "AUTH mech ir" over 255 octets goes in two steps: at the boundary
 // (253 and 257 octets) and for a 300-octet initial response.
 func TestAuthInitialResponseLength(t *testing.T) {

@@ -29,8 +29,10 @@ type xoauth2Client struct {
 	failed          string // what the failure challenge said, once one came
 }
 
-// Start returns the mechanism name and the initial response.
+// Start returns the mechanism name and the initial response, and forgets the failure of
+// an earlier exchange, so that the client may be used again.
 func (x *xoauth2Client) Start() (string, []byte, error) {
+	x.failed = ""
 	if strings.ContainsRune(x.username, 1) || strings.ContainsRune(x.token, 1) {
 		return "", nil, errors.New("xoauth2: the user name or token holds the octet 0x01")
 	}
