@@ -27,8 +27,9 @@ const (
 // the *Error, whose Command names the message ("RETR 7"), is joined into the returned
 // error. If fn returns an error, or the connection breaks, the batch stops: the replies
 // already requested are read and discarded so the connection stays usable (or it is
-// marked broken), and the error is returned. Every number is checked as Retr checks it
-// before anything is sent.
+// marked broken), and the error is returned. If fn panics, the batch stops its writer and
+// marks the connection broken before the panic goes on. Every number is checked as Retr
+// checks it before anything is sent, and a broken connection is refused at once.
 func (c *Client) RetrEach(nums []int, fn func(n int, msg io.Reader) error) error {
 	if fn == nil {
 		return fmt.Errorf("%w: nil callback", ErrInvalidArgument)
@@ -136,6 +137,11 @@ func (c *Client) each(keyword string, nums []int, extra []string, fn func(int, i
 	if len(nums) == 0 {
 		return nil
 	}
+	// The writer of a pipelined batch writes without asking the Conn: whatever keeps the
+	// Conn from taking a command (a body to drain, a broken connection) is settled here.
+	if err := c.conn.ready(); err != nil {
+		return err
+	}
 	caps, err := c.Capabilities()
 	if err != nil {
 		return err
@@ -205,7 +211,9 @@ func (c *Client) eachPipelined(keyword string, nums []int, args, extra []string,
 		}
 	}()
 	// finish stops the writer, waits for it, and returns the batch's outcome.
+	finished := false
 	finish := func(errs ...error) error {
+		finished = true
 		win.stop()
 		<-writerDone
 		if writeErr != nil {
@@ -213,6 +221,15 @@ func (c *Client) eachPipelined(keyword string, nums []int, args, extra []string,
 		}
 		return errors.Join(errs...)
 	}
+	defer func() {
+		if !finished {
+			// fn panicked, with commands in flight whose replies nobody will read: the
+			// connection is out of step. Stop the writer before the panic goes on.
+			c.conn.fail(errors.New("pop3: a batch callback panicked"))
+			c.conn.Close()
+			finish()
+		}
+	}()
 	var failures []error
 	for cmd := range sent {
 		failure, stop := c.batchReply(cmd.n, fn)

@@ -393,3 +393,72 @@ func TestRetrEachOverUnbufferedPipe(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A callback that panics leaves replies in flight that nobody will read: the batch stops
+// its writer goroutine and marks the connection broken before the panic goes on, so that a
+// later call fails with ErrBroken instead of reading a reply meant for a RETR.
+func TestRetrEachCallbackPanics(t *testing.T) {
+	const count = 3000 // more than one window, so that the writer is waiting when fn panics
+	msgs := make([][]byte, count)
+	nums := make([]int, count)
+	for i := range msgs {
+		msgs[i] = fmt.Appendf(nil, "Subject: %d\r\n\r\nbody\r\n", i+1)
+		nums[i] = i + 1
+	}
+	c := benchClient(t, (&Mailbox{Messages: msgs, Pipelining: true}).Start(t))
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic did not reach RetrEach's caller")
+			}
+		}()
+		c.RetrEach(nums, func(n int, r io.Reader) error {
+			if n == 2 {
+				panic("callback fails")
+			}
+			return nil
+		})
+	}()
+	if _, _, err := c.Stat(); !errors.Is(err, pop3.ErrBroken) {
+		t.Errorf("Stat after the panic: %v; want ErrBroken", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); batchWriters() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the batch's writer goroutine outlived the panic")
+		}
+	}
+}
+
+// batchWriters counts the writer goroutines of pipelined batches still running.
+func batchWriters() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "pop3.(*Client).eachPipelined")
+}
+
+// A pipelined batch on a connection already out of step (a body read timed out) fails
+// with ErrBroken before its writer sends anything, as every other call does.
+func TestBatchOnBrokenConnection(t *testing.T) {
+	c, srv := login(t, &pop3.Options{Timeout: 200 * time.Millisecond}, capaPipelining,
+		Expect("RETR 1"), Send("+OK\r\npart of a body"), Stall(time.Second),
+		ExpectClosed(),
+	)
+	if _, err := c.Capabilities(); err != nil { // known, so the batch asks nothing
+		t.Fatal(err)
+	}
+	r, err := c.Retr(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(r); !errors.Is(err, pop3.ErrBroken) {
+		t.Fatalf("reading the body: %v; want ErrBroken", err)
+	}
+	if err := c.DeleEach([]int{2, 3}); !errors.Is(err, pop3.ErrBroken) {
+		t.Errorf("DeleEach: %v; want ErrBroken", err)
+	}
+	if err := c.RetrEach([]int{2}, collect(map[int]string{})); !errors.Is(err, pop3.ErrBroken) {
+		t.Errorf("RetrEach: %v; want ErrBroken", err)
+	}
+	c.Close()
+	wait(t, srv) // the script fails on any DELE or RETR sent after the timeout
+}
