@@ -17,7 +17,9 @@ import (
 const (
 	defaultTimeout       = time.Minute
 	defaultMaxLineLength = 8 << 10
-	readBufferSize       = 64 << 10
+	// maxMaxLineLength caps Options.MaxLineLength: the read buffer holds a whole line.
+	maxMaxLineLength = 1 << 20
+	readBufferSize   = 64 << 10
 	// maxCommandLength is RFC 2449's bound on a command line, CRLF included.
 	maxCommandLength = 255
 )
@@ -44,6 +46,9 @@ type Conn struct {
 	// lineDeadline, when set, bounds the reading of one whole status or listing line, so
 	// that a server trickling octets cannot stretch one reply beyond the Timeout.
 	lineDeadline time.Time
+	// readLimit, when positive, caps the next read of the network: readLine sets it to
+	// what is left of a line at its bound, so an over-long line fails having read no more.
+	readLimit int
 	// body is the multi-line body being read, if any; the next command drains it.
 	body *DotReader
 	// broken is set once the connection has fallen out of step.
@@ -76,6 +81,9 @@ func (d deadlineReader) Read(p []byte) (int, error) {
 	}
 	if err := d.c.nc.SetReadDeadline(deadline); err != nil {
 		return 0, err
+	}
+	if l := d.c.readLimit; l > 0 && len(p) > l {
+		p = p[:l]
 	}
 	n, err := d.c.nc.Read(p)
 	d.c.trace.server(p[:n])
@@ -288,8 +296,8 @@ func (c *Conn) statusReply(line []byte) (Response, error) {
 
 // readLine is the one place that reads a status or listing line. It returns the line
 // without its ending (CRLF or a bare LF), valid until the next read. A line longer than the
-// bound fails after at most one buffer of input, and the whole line must arrive within the
-// Timeout.
+// bound fails having read from the network no more than the bound and a line ending, and
+// the whole line must arrive within the Timeout.
 func (c *Conn) readLine() ([]byte, error) {
 	c.lineDeadline = time.Now().Add(c.timeout)
 	defer func() { c.lineDeadline = time.Time{} }()
@@ -316,7 +324,12 @@ func (c *Conn) readLine() ([]byte, error) {
 			return nil, c.fail(fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine))
 		}
 		scanned = limit
-		if _, err := c.r.Peek(len(buf) + 1); err != nil {
+		// Everything buffered belongs to this line: read no more than the rest of a line
+		// at the bound, CRLF included.
+		c.readLimit = c.maxLine + 2 - len(buf)
+		_, err = c.r.Peek(len(buf) + 1)
+		c.readLimit = 0
+		if err != nil {
 			if errors.Is(err, bufio.ErrBufferFull) {
 				err = fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine)
 			}

@@ -17,8 +17,9 @@ type Options struct {
 	// MinVersion below TLS 1.2 is raised to TLS 1.2 (RFC 8314 section 4.1).
 	TLSConfig *tls.Config
 	// MaxLineLength bounds a status line or a listing line (LIST, UIDL, CAPA), line ending
-	// excluded; a longer line fails with ErrLineTooLong. Zero means 8 KiB. Message bodies
-	// are not bounded by it: their lines stream through whatever their length.
+	// excluded; a longer line fails with ErrLineTooLong. Zero means 8 KiB; a value over
+	// 1 MiB is taken as 1 MiB. Message bodies are not bounded by it: their lines stream
+	// through whatever their length.
 	MaxLineLength int
 	// Security is how DialContext protects the connection: SecurityPlain (the zero
 	// value), SecurityImplicitTLS or SecuritySTLS. Dial, DialTLS and DialStartTLS ignore
@@ -48,6 +49,7 @@ func (o *Options) withDefaults() Options {
 	if v.MaxLineLength <= 0 {
 		v.MaxLineLength = defaultMaxLineLength
 	}
+	v.MaxLineLength = min(v.MaxLineLength, maxMaxLineLength)
 	return v
 }
 
