@@ -64,20 +64,23 @@
 //
 // The package is built in two layers, with calls going one way:
 //
-//   - Conn (conn.go) owns the network connection: one buffered reader and writer, a deadline
-//     on every read and write, and the "broken" state. It is the one place that writes to
-//     the network (commands through queue and flush, after checkCommand has checked every
-//     octet; SASL responses through sendAuthResponse), the one place that reads a status or
-//     listing line (readLine, bounded in length by Options.MaxLineLength and as a whole line
-//     by the Timeout), and it hands multi-line bodies to a DotReader (multiline.go), a small
+//   - Conn (conn.go) owns the network connection: one buffered reader and writer, a
+//     deadline on every read and write, and the "broken" state. It is the one place
+//     that writes to the network (commands through queue and flush, or writeCommand for
+//     the writer of a pipelined batch, always after checkCommand has checked every
+//     octet; SASL responses through sendAuthResponse; only the TLS handshakes of tls.go
+//     run on the net.Conn below it), the one place that reads a status or listing line
+//     (readLine, bounded in length by Options.MaxLineLength and as a whole line by the
+//     Timeout), and it hands multi-line bodies to a DotReader (multiline.go), a small
 //     state machine that unstuffs dots while streaming, scans the buffer in place and
 //     implements io.WriterTo. ParseResponse (response.go) turns a status line into a
 //     Response, and ReadResponse turns a negative one into an *Error; during AUTH,
-//     readAuthReply (auth.go) tells continuations from the final reply. The trace (trace.go)
-//     is fed by the reader below the buffer and by the command writer, with the secrets
-//     already replaced. Conn knows nothing of POP3 states. After a timeout, a cut, an
-//     over-long line or a body that could not be read to its end, Conn is out of step with
-//     the server, and every later call fails at once with an error matching ErrBroken.
+//     readAuthReply (auth.go) tells continuations from the final reply. The trace
+//     (trace.go) is fed by the reader below the buffer and by the command writer, with
+//     the secrets already replaced. Conn knows nothing of POP3 states. After a timeout,
+//     a cut, an over-long line or a body that could not be read to its end, Conn is out
+//     of step with the server, and every later call fails at once with an error
+//     matching ErrBroken.
 //   - Client is the POP3 session: greeting, AUTHORIZATION, TRANSACTION. client.go has the
 //     commands Outlook sends; capa.go the capabilities, cached per state; uidl.go the
 //     unique-ids; pipeline.go the batches RetrEach, TopEach and DeleEach: with PIPELINING a
@@ -89,8 +92,9 @@
 //     marked deleted. It never reads bytes itself. A body reader borrows the Conn until it
 //     is read to its end or closed; the next command drains what is left.
 //
-// The errors the library returns are in errors.go. Package pop3test provides a scripted
-// fake server and an in-memory server for tests, the library's own and its users'.
+// Error and the sentinel errors that the library's errors wrap are in errors.go. Package
+// pop3test provides a scripted fake server and an in-memory server for tests, the
+// library's own and its users'.
 //
 // # Profile
 //

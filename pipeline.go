@@ -123,10 +123,15 @@ func (c *Client) each(keyword string, nums []int, extra []string, fn func(int, i
 	}
 	args := make([]string, len(nums))
 	seen := make(map[int]bool)
+	cmdArgs := append([]string{""}, extra...)
 	for i, n := range nums {
 		num, err := c.message(n)
 		if err != nil {
 			return err
+		}
+		cmdArgs[0] = num
+		if err := checkCommand(keyword, cmdArgs, false); err != nil {
+			return err // the writer of a pipelined batch checks nothing itself
 		}
 		if fn == nil && seen[n] {
 			return fmt.Errorf("%w: message %d is listed twice", ErrInvalidArgument, n)
@@ -152,7 +157,6 @@ func (c *Client) each(keyword string, nums []int, extra []string, fn func(int, i
 		return c.eachPipelined(keyword, nums, args, extra, fn)
 	}
 	var failures []error
-	cmdArgs := append([]string{""}, extra...)
 	for i, n := range nums {
 		cmdArgs[0] = args[i]
 		if err := c.conn.Cmd(keyword, cmdArgs...); err != nil {

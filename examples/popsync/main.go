@@ -1,7 +1,9 @@
 // Command popsync copies new messages from a POP3 mailbox into a directory, one file per
 // message named after its unique-id, and remembers what it has copied there, so that mail
-// left on the server is fetched once. With -delete it removes from the server the messages
-// it has safely stored: they are marked with DELE and removed only by a clean QUIT.
+// left on the server is fetched once. Copies that share a unique-id (a server may give two
+// identical messages the same one) are stored in files of their own. With -delete it
+// removes from the server the messages it has safely stored: they are marked with DELE and
+// removed only by a clean QUIT.
 //
 //	POP3_PASSWORD=secret popsync -addr pop.example.org:995 -user alice -dir ./mail
 package main
@@ -39,10 +41,16 @@ func main() {
 	fmt.Printf("%d new messages stored in %s\n", n, *dir)
 }
 
-// fileName maps a unique-id, which may hold any printable octet, to a safe file name.
-func fileName(uid string) string {
+// fileName maps a unique-id, which may hold any printable octet, to a safe file name;
+// occurrence counts the messages listed before with the same unique-id, so that each has
+// its own file.
+func fileName(uid string, occurrence int) string {
 	sum := sha256.Sum256([]byte(uid))
-	return hex.EncodeToString(sum[:16]) + ".eml"
+	name := hex.EncodeToString(sum[:16])
+	if occurrence > 0 {
+		name += fmt.Sprintf("-%d", occurrence)
+	}
+	return name + ".eml"
 }
 
 func run(addr, user, password, dir string, useTLS, del bool, timeout time.Duration) (int, error) {
@@ -68,8 +76,10 @@ func run(addr, user, password, dir string, useTLS, del bool, timeout time.Durati
 	// Message numbers last one session: the plan is made from this session's UIDL.
 	var fetch, stored []int
 	nameOf := make(map[int]string, len(uids))
+	copies := make(map[string]int, len(uids))
 	for _, u := range uids {
-		nameOf[u.Number] = filepath.Join(dir, fileName(u.UID))
+		nameOf[u.Number] = filepath.Join(dir, fileName(u.UID, copies[u.UID]))
+		copies[u.UID]++
 		if _, err := os.Stat(nameOf[u.Number]); err == nil {
 			stored = append(stored, u.Number)
 		} else {
