@@ -293,8 +293,8 @@ func (m *Mailbox) serveConn(c net.Conn) {
 	}
 	for {
 		// Answer a pipelined batch of commands with as few writes as
-		// possible: flush only once no further command is buffered.
-		if r.Buffered() == 0 {
+		// possible: flush only once no further whole command is buffered.
+		if buf, _ := r.Peek(r.Buffered()); bytes.IndexByte(buf, '\n') < 0 {
 			if s.w.Flush() != nil {
 				return
 			}

@@ -269,6 +269,20 @@ func TestMailboxPipelinedRepliesAreBatched(t *testing.T) {
 	}
 }
 
+// Batching never withholds a reply: a whole command followed by part of the next one is
+// answered at once, as a real server would, whatever the client does next.
+func TestMailboxAnswersBeforePartialLine(t *testing.T) {
+	m := &Mailbox{}
+	c := login(t, m.Start(t))
+	c.send("NOOP\r\nNO")
+	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, err := c.r.ReadString('\n'); err != nil || line != "+OK\r\n" {
+		t.Fatalf("reply to the whole NOOP: %q, %v", line, err)
+	}
+	c.send("OP\r\n")
+	c.expectLine("+OK")
+}
+
 func TestMailboxDeleteCommit(t *testing.T) {
 	m := &Mailbox{Messages: [][]byte{
 		[]byte("m1\r\n"), []byte("m2\r\n"), []byte("m3\r\n"),

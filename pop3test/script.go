@@ -72,7 +72,9 @@ func Reply(lines ...string) Step {
 
 // Expect returns a Step that reads one line from the client and fails unless
 // it is exactly line followed by "\r\n". A line ending in a bare LF is a
-// mismatch. line must not contain a line feed.
+// mismatch. line must not contain a line feed. Every read and write of a
+// Server is bounded by 10 seconds: a client that keeps a step waiting longer
+// fails the script.
 func Expect(line string) Step {
 	return Step{kind: stepExpect, data: line + "\r\n"}
 }
@@ -99,7 +101,8 @@ func Cut() Step {
 
 // ExpectClosed returns a Step that waits for the client to close the
 // connection; any byte the client sends first is a failure. It must be the
-// last step of a script.
+// last step of a script. Like every step that reads, it waits at most 10
+// seconds.
 func ExpectClosed() Step {
 	return Step{kind: stepExpectClosed}
 }
@@ -131,7 +134,7 @@ func validate(steps []Step) error {
 		switch st.kind {
 		case stepSend:
 		case stepExpect:
-			if strings.IndexByte(st.data, '\n') != len(st.data)-1 {
+			if st.data == "" || strings.IndexByte(st.data, '\n') != len(st.data)-1 {
 				return fmt.Errorf("step %d: expected line %q must end in its only line feed", n, st.data)
 			}
 		case stepStall:

@@ -547,6 +547,7 @@ func TestScriptInvalid(t *testing.T) {
 		"zero step":              {{}},
 		"expect with LF inside":  {Expect("A\r\nB")},
 		"expect raw without LF":  {ExpectRaw("QUIT")},
+		"expect raw empty":       {ExpectRaw("")},
 		"negative stall":         {Stall(-time.Second)},
 	} {
 		t.Run(name, func(t *testing.T) {
