@@ -223,10 +223,13 @@ func (c *Client) Noop() error {
 
 // Quit ends the session with QUIT (MS-STANOPOP3 C0012, C0030). After a login, a positive
 // reply means the server has removed the messages marked deleted; a negative one is
-// returned as an *Error, and some may remain. The connection is closed either way.
+// returned as an *Error, and some may remain. The connection is closed either way. Called
+// from the callback of a batch, Quit cannot send QUIT: it closes the connection, which
+// aborts the batch and removes nothing, and returns an error matching ErrBusy.
 func (c *Client) Quit() error {
 	if c.inBatch {
-		return ErrBusy // the batch owns the connection; Close aborts it
+		c.conn.Close()
+		return fmt.Errorf("%w: QUIT not sent, the connection is closed and nothing is removed", ErrBusy)
 	}
 	_, err := c.cmd("QUIT")
 	if cerr := c.conn.Close(); err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {

@@ -84,6 +84,7 @@ var (
 	ErrBodySkipped = errors.New("pop3: the rest of the message body was skipped")
 	// ErrBusy is returned, before anything is sent, by a call on the Client from inside the
 	// callback of RetrEach or TopEach: the batch owns the connection until it returns.
+	// Quit, which closes the connection whatever happens, closes it then too.
 	ErrBusy = errors.New("pop3: a batch is running on this connection")
 	// ErrNotAuthenticated is returned, before anything is sent, for a TRANSACTION-state
 	// command (STAT, LIST, UIDL, RETR, TOP, DELE, NOOP) issued before a successful login.

@@ -304,7 +304,6 @@ func TestRetrEachCallbackCannotUseClient(t *testing.T) {
 		for name, call := range map[string]func() error{
 			"Noop":     c.Noop,
 			"Retr":     func() error { _, err := c.Retr(2); return err },
-			"Quit":     c.Quit,
 			"RetrEach": func() error { return c.RetrEach([]int{1}, collect(got)) },
 		} {
 			if err := call(); !errors.Is(err, pop3.ErrBusy) {
@@ -319,6 +318,27 @@ func TestRetrEachCallbackCannotUseClient(t *testing.T) {
 	if err := c.Noop(); err != nil {
 		t.Fatalf("Noop after the batch: %v", err)
 	}
+}
+
+// Quit closes the connection either way: from inside a batch's callback it cannot send
+// QUIT, so it closes the connection without it (nothing is removed) and the batch stops.
+func TestQuitInsideBatchCloses(t *testing.T) {
+	c, srv := login(t, nil, capaSerial,
+		Expect("RETR 1"), Reply("+OK", "a", "."),
+		ExpectClosed(),
+	)
+	var quitErr error
+	err := c.RetrEach([]int{1, 2}, func(int, io.Reader) error {
+		quitErr = c.Quit()
+		return nil
+	})
+	if !errors.Is(quitErr, pop3.ErrBusy) {
+		t.Errorf("Quit inside the callback: %v; want ErrBusy", quitErr)
+	}
+	if !errors.Is(err, pop3.ErrBroken) {
+		t.Errorf("RetrEach after Quit closed the connection: %v; want ErrBroken", err)
+	}
+	wait(t, srv) // the script ends with the connection closed, no QUIT, no RETR 2
 }
 
 // C0026: DeleEach refuses a number listed twice before anything is sent.
