@@ -188,8 +188,12 @@ func (c *Client) authenticate(mech sasl.Client) error {
 
 // decodeChallenge decodes the base64 of a server challenge. Unlike encoding/base64, which
 // skips CR and LF even in strict mode, it refuses every octet outside the base64 alphabet
-// (RFC 5034 section 4).
+// (RFC 5034 section 4). A lone "=", the client's spelling of an empty response, is taken
+// as an empty challenge too.
 func decodeChallenge(challenge string) ([]byte, error) {
+	if challenge == "=" {
+		return []byte{}, nil
+	}
 	for i := 0; i < len(challenge); i++ {
 		switch c := challenge[i]; {
 		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '+', c == '/', c == '=':

@@ -277,6 +277,21 @@ func TestAuthTwoStepFirstChallengeChecked(t *testing.T) {
 	authWait(t, c, srv)
 }
 
+// A first continuation spelled "+ =" (an empty challenge in the client's spelling) is
+// accepted: the initial response held back for it follows.
+func TestAuthTwoStepEqualsChallenge(t *testing.T) {
+	c, srv := authDial(t, nil, authSteps(
+		capaSteps("USER"),
+		pop3test.Expect("AUTH PLAIN"), pop3test.Reply("+ ="),
+		pop3test.Expect(b64("\x00alice\x00secret")), pop3test.Reply("+OK"),
+		pop3test.ExpectClosed(),
+	)...)
+	if err := c.Auth(sasl.NewPlainClient("", "alice", "secret")); err != nil {
+		t.Fatal(err)
+	}
+	authWait(t, c, srv)
+}
+
 // RFC 5034 section 4: an octet outside the base64 alphabet makes a challenge undecodable,
 // a CR inside it included (encoding/base64 would skip it and decode "Password:").
 func TestAuthChallengeWithCR(t *testing.T) {

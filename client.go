@@ -11,8 +11,9 @@ import (
 
 // Client is a POP3 session with a server, speaking the command set Outlook uses
 // (MS-STANOPOP3): CAPA, USER/PASS, STAT, bare LIST, bare UIDL, RETR, TOP, DELE, NOOP and
-// QUIT, with STLS and AUTH for secure sessions. It never sends RSET, APOP, or an argument to LIST, UIDL, STAT, NOOP or QUIT; to
-// undo deletions, Close the session without QUIT and the server deletes nothing.
+// QUIT, with STLS and AUTH for secure sessions. It never sends RSET, APOP, or an argument
+// to LIST, UIDL, STAT, NOOP or QUIT; to undo deletions, Close the session without QUIT and
+// the server deletes nothing.
 //
 // A Client is not safe for concurrent use, except that Close may be called at any time.
 type Client struct {

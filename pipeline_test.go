@@ -323,22 +323,26 @@ func TestRetrEachCallbackCannotUseClient(t *testing.T) {
 // Quit closes the connection either way: from inside a batch's callback it cannot send
 // QUIT, so it closes the connection without it (nothing is removed) and the batch stops.
 func TestQuitInsideBatchCloses(t *testing.T) {
-	c, srv := login(t, nil, capaSerial,
-		Expect("RETR 1"), Reply("+OK", "a", "."),
-		ExpectClosed(),
-	)
-	var quitErr error
-	err := c.RetrEach([]int{1, 2}, func(int, io.Reader) error {
-		quitErr = c.Quit()
-		return nil
-	})
-	if !errors.Is(quitErr, pop3.ErrBusy) {
-		t.Errorf("Quit inside the callback: %v; want ErrBusy", quitErr)
+	for name, steps := range map[string][]Step{
+		"serial":    script(capaSerial, Expect("RETR 1"), Reply("+OK", "a", "."), ExpectClosed()),
+		"pipelined": script(capaPipelining, Expect("RETR 1"), Expect("RETR 2"), Reply("+OK", "a", "."), ExpectClosed()),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, srv := login(t, nil, steps)
+			var quitErr error
+			err := c.RetrEach([]int{1, 2}, func(int, io.Reader) error {
+				quitErr = c.Quit()
+				return nil
+			})
+			if !errors.Is(quitErr, pop3.ErrBusy) {
+				t.Errorf("Quit inside the callback: %v; want ErrBusy", quitErr)
+			}
+			if !errors.Is(err, pop3.ErrBroken) {
+				t.Errorf("RetrEach after Quit closed the connection: %v; want ErrBroken", err)
+			}
+			wait(t, srv) // the connection closed with no QUIT sent
+		})
 	}
-	if !errors.Is(err, pop3.ErrBroken) {
-		t.Errorf("RetrEach after Quit closed the connection: %v; want ErrBroken", err)
-	}
-	wait(t, srv) // the script ends with the connection closed, no QUIT, no RETR 2
 }
 
 // C0026: DeleEach refuses a number listed twice before anything is sent.
