@@ -37,6 +37,7 @@ func (c *Client) Login(username, password string) error {
 	if err := c.checkCleartext(); err != nil {
 		return err
 	}
+	c.user = username
 	if caps := c.caps; len(caps) > 0 && !caps.Has("USER") {
 		// The server has listed what it offers, and USER is not among it (RFC 2449
 		// section 6.5; MS-STANOPOP3 C0009): send no password it will refuse.

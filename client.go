@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"time"
 )
 
 // Client is a POP3 session with a server, speaking the command set Outlook uses
@@ -25,6 +26,10 @@ type Client struct {
 	inBatch  bool         // a RetrEach, TopEach or DeleEach is running
 	opts     Options      // with the defaults filled in
 	host     string       // the dialled host, the default TLS ServerName; "" after NewClient
+	addr     string       // the dialled address, for Sync's account; "" after NewClient
+	user     string       // the user name given to Login, for Sync's account
+	// loginTime is when the login succeeded, recorded by Sync for LOGIN-DELAY.
+	loginTime time.Time
 }
 
 // Dial connects to addr ("host:port", port 110 by custom) over TCP and waits for the
@@ -74,6 +79,7 @@ func (c *Client) cmd(keyword string, args ...string) (Response, error) {
 // enterTransaction records a successful login: the capabilities may differ now.
 func (c *Client) enterTransaction() {
 	c.loggedIn = true
+	c.loginTime = time.Now()
 	c.caps = nil
 	c.deleted = make(map[int]bool)
 }

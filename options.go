@@ -35,6 +35,10 @@ type Options struct {
 	// every argument of AUTH after the mechanism and every response of a SASL exchange
 	// appear as "***". Message bodies are included; write errors are ignored.
 	DebugWriter io.Writer
+	// Account names the maildrop in the state of Sync, which refuses a store that holds
+	// another account's. Empty means SyncAccount of the address dialled and the user name
+	// given to Login; set it for a Client made with NewClient or logged in with Auth.
+	Account string
 }
 
 // withDefaults returns a copy of o with the defaults filled in.

@@ -82,6 +82,9 @@ func dial(ctx context.Context, addr string, opts *Options, security Security) (*
 	// whatever waits on it.
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	c, err := startSession(ctx, nc, host, opts, security)
+	if c != nil {
+		c.addr = addr
+	}
 	if !stop() {
 		if c != nil {
 			c.Close()

@@ -1,0 +1,16 @@
+package pop3
+
+import "time"
+
+// SetSyncClock makes Sync read the time from now until the returned function is called.
+func SetSyncClock(now func() time.Time) (restore func()) {
+	old := syncNow
+	syncNow = now
+	return func() { syncNow = old }
+}
+
+// ParseSyncFile and FormatSyncFile expose the file format to the tests.
+var (
+	ParseSyncFile  = parseSyncFile
+	FormatSyncFile = formatSyncFile
+)

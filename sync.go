@@ -1,0 +1,672 @@
+package pop3
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+// SyncPolicy says what Sync removes from the server. The zero value leaves every message there.
+type SyncPolicy struct {
+	// Delete removes messages from the server once they are stored.
+	Delete bool
+	// DeleteAfter, with Delete, removes only the messages first stored at least this long
+	// ago; zero removes them in the session that stored them.
+	DeleteAfter time.Duration
+}
+
+// keeps reports whether the policy leaves some stored messages on the server after the
+// session that stored them.
+func (p SyncPolicy) keeps() bool { return !p.Delete || p.DeleteAfter > 0 }
+
+// SyncMessage is one message of a sync as the server listed it.
+type SyncMessage struct {
+	// Number is the message number, valid in this session only.
+	Number int
+	// UID is the message's unique-id; "" on a server without UIDL.
+	UID string
+	// Size is the size in octets the server gave in LIST.
+	Size int64
+}
+
+// SyncResult counts what a sync did.
+type SyncResult struct {
+	// Fetched is the number of messages delivered, Deleted the number removed from the
+	// server (QUIT answered +OK), Kept the number left on it.
+	Fetched, Deleted, Kept int
+	// Octets is the total size of the messages delivered.
+	Octets int64
+	// Identical counts copies that shared a unique-id with a copy already delivered and
+	// held the same octets: they were not delivered again (MS-STANOPOP3 C0041).
+	Identical int
+	// Forgotten counts unique-ids dropped from the store because the server no longer lists
+	// them.
+	Forgotten int
+	// ExpireZero is set when the server lists "EXPIRE 0" while the policy keeps mail on
+	// it: the server may remove what was downloaded at the end of the session anyway
+	// (RFC 2449 section 6.7).
+	ExpireZero bool
+}
+
+// SyncRecord is what a SyncStore keeps of one unique-id.
+type SyncRecord struct {
+	// UID is the unique-id.
+	UID string
+	// Stored is when a message with this unique-id was first stored.
+	Stored time.Time
+	// Copies is how many messages the server listed with this unique-id when they were
+	// last stored: a server may list several (MS-STANOPOP3 C0041). When it lists more
+	// later, every copy is fetched again and those not already delivered are delivered.
+	Copies int
+	// Digests are the SHA-256 digests, in hexadecimal, of the distinct copies delivered;
+	// empty for a unique-id recorded by SyncBaseline.
+	Digests []string
+	// Remove asks the next sync to remove the message from the server, whatever the
+	// policy (Outlook's "remove from server when deleted"); see MarkForRemoval.
+	Remove bool
+}
+
+// SyncState is what a SyncStore holds for one account.
+type SyncState struct {
+	// Account is the account the state belongs to; "" for a store never used.
+	Account string
+	// LastLogin is the time of the login of the last sync, for servers that ask for a
+	// delay between logins (RFC 2449 LOGIN-DELAY).
+	LastLogin time.Time
+	// Records are the unique-ids stored and still on the server, in any order.
+	Records []SyncRecord
+}
+
+// SyncChange is one atomic change to a SyncStore.
+type SyncChange struct {
+	// Account is the account the change belongs to; the store records it.
+	Account string
+	// Put adds these records, or replaces those with the same UID.
+	Put []SyncRecord
+	// Forget removes the records with these unique-ids.
+	Forget []string
+	// LastLogin, when not zero, replaces the state's LastLogin.
+	LastLogin time.Time
+}
+
+// SyncStore keeps the state of Sync for one account: which unique-ids have been stored,
+// and when. An app that keeps its state in its own database implements it with a table
+// keyed by account and unique-id; OpenSyncFile returns the file store.
+type SyncStore interface {
+	// Load returns the state of account. A store that holds one account only returns the
+	// state it holds, whichever account that is: Sync refuses a state whose Account is
+	// another, before anything is fetched or deleted.
+	Load(account string) (SyncState, error)
+	// Commit applies ch whole or not at all, and returns nil only once it is durable: a
+	// crash after Commit returns must not lose it.
+	Commit(ch SyncChange) error
+}
+
+// Errors of Sync.
+var (
+	// ErrNoUIDL is returned by Sync and SyncBaseline, before anything is fetched, when the
+	// server has no UIDL and the policy would leave mail on it: without unique-ids the
+	// messages cannot be told apart across sessions. Fetch-and-delete (Delete with zero
+	// DeleteAfter) works without UIDL.
+	ErrNoUIDL = errors.New("pop3: the server has no UIDL, so mail cannot be left on it")
+	// ErrForeignStore is returned by Sync, SyncBaseline and MarkForRemoval, before anything
+	// is fetched or deleted, when the store holds the state of another account: unique-ids
+	// are unique within one maildrop only.
+	ErrForeignStore = errors.New("pop3: the sync store belongs to another account")
+	// ErrSyncAccount is returned by Sync when it cannot tell which account the session is
+	// logged in to: the Client was made with NewClient, or logged in with Auth, and
+	// Options.Account is empty.
+	ErrSyncAccount = errors.New("pop3: unknown account: set Options.Account")
+)
+
+// syncNow is the clock of Sync; tests set it.
+var syncNow = time.Now
+
+// syncCommitEvery bounds how many delivered messages Sync records in one Commit: it groups
+// the records of a batch for speed, and commits them before any DELE is sent.
+const syncCommitEvery = 256
+
+// SyncAccount returns the name Sync gives the account of user at the server addr
+// ("host:port" or "host"): "user@host", the host in lower case, with ":port" kept unless
+// it is 110 or 995, so that the same maildrop reached by STLS or implicit TLS is one account.
+func SyncAccount(addr, user string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, port = addr, ""
+	}
+	host = strings.ToLower(host)
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" && port != "110" && port != "995" {
+		host += ":" + port
+	}
+	return user + "@" + host
+}
+
+// account returns the account the session is logged in to.
+func (c *Client) account() (string, error) {
+	if c.opts.Account != "" {
+		return c.opts.Account, nil
+	}
+	if c.addr == "" || c.user == "" {
+		return "", ErrSyncAccount
+	}
+	return SyncAccount(c.addr, c.user), nil
+}
+
+// SyncPlan is what a sync will do, computed from this session's listings and the store
+// before anything is fetched: PlanSync returns it so that a caller can show progress, and
+// Run carries it out.
+type SyncPlan struct {
+	// Fetch lists the messages to download, in listing order.
+	Fetch []SyncMessage
+	// FetchOctets is the total size of Fetch, as LIST gave it.
+	FetchOctets int64
+	// Delete lists the messages already stored that the policy, or MarkForRemoval, removes
+	// in this session. Messages of Fetch that the policy removes once stored are not in it.
+	Delete []SyncMessage
+	// Keep is the number of messages already stored that stay on the server.
+	Keep int
+	// Forget lists the unique-ids the store holds that the server no longer lists.
+	Forget []string
+	// ExpireZero is set when the server lists "EXPIRE 0" while the policy keeps mail.
+	ExpireZero bool
+	// NoUIDL is set when the server has no UIDL: the plan fetches and deletes everything.
+	NoUIDL bool
+
+	c       *Client
+	store   SyncStore
+	policy  SyncPolicy
+	account string
+	known   map[string]*SyncRecord // the store's records by unique-id
+	groups  map[string][]int       // unique-id -> indexes in Fetch, for copies sharing one
+	ran     bool
+}
+
+// Sync downloads what store has not seen, hands each message to deliver (which returns nil
+// only once the message is durably stored), records it in store, and then removes from the
+// server what policy says. The Client must be logged in.
+//
+// It is PlanSync followed by Run: one UIDL and one LIST, then the messages not yet stored
+// retrieved (pipelined where the server lists PIPELINING), then DELE for what the policy
+// removes, then QUIT, which ends the session. Message numbers come only from this
+// session's listings; a DELE is sent only for a message whose unique-id this session's
+// UIDL listed and whose record Commit has made durable. A unique-id is forgotten only
+// after QUIT's positive reply or once a complete listing no longer shows it.
+//
+// If ctx ends, the connection is closed: what was delivered is recorded, nothing is
+// deleted, and the error matches ctx.Err().
+func (c *Client) Sync(ctx context.Context, store SyncStore, policy SyncPolicy,
+	deliver func(m SyncMessage, body io.Reader) error) (SyncResult, error) {
+	plan, err := c.PlanSync(ctx, store, policy)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	return plan.Run(ctx, deliver)
+}
+
+// PlanSync asks the server for its listings and works out, from store and policy, what a
+// sync will fetch, delete and keep, without fetching or deleting anything. The Client
+// must be logged in; run the plan with its Run method, on the same Client.
+func (c *Client) PlanSync(ctx context.Context, store SyncStore, policy SyncPolicy) (*SyncPlan, error) {
+	if err := c.transaction(); err != nil {
+		return nil, err
+	}
+	if store == nil {
+		return nil, fmt.Errorf("%w: nil sync store", ErrInvalidArgument)
+	}
+	if policy.DeleteAfter < 0 {
+		return nil, fmt.Errorf("%w: negative DeleteAfter %v", ErrInvalidArgument, policy.DeleteAfter)
+	}
+	account, err := c.account()
+	if err != nil {
+		return nil, err
+	}
+	state, err := loadState(store, account)
+	if err != nil {
+		return nil, err
+	}
+	p := &SyncPlan{c: c, store: store, policy: policy, account: account,
+		known: make(map[string]*SyncRecord, len(state.Records)), groups: make(map[string][]int)}
+	for i := range state.Records {
+		p.known[state.Records[i].UID] = &state.Records[i]
+	}
+	var msgs []SyncMessage
+	err = withContext(ctx, c, func() error {
+		var err error
+		msgs, p.NoUIDL, p.ExpireZero, err = c.syncListing(policy)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if p.NoUIDL {
+		if policy.keeps() {
+			return nil, ErrNoUIDL
+		}
+		p.Fetch = msgs
+		for _, m := range msgs {
+			p.FetchOctets += m.Size
+		}
+		return p, nil
+	}
+	p.plan(msgs)
+	return p, nil
+}
+
+// loadState loads the state of account and refuses another account's.
+func loadState(store SyncStore, account string) (SyncState, error) {
+	state, err := store.Load(account)
+	if err != nil {
+		return SyncState{}, fmt.Errorf("pop3: sync store: %w", err)
+	}
+	if state.Account != "" && state.Account != account {
+		return SyncState{}, fmt.Errorf("%w: it holds %q, the session is %q", ErrForeignStore, state.Account, account)
+	}
+	return state, nil
+}
+
+// plan sorts the listed messages into fetch, delete and keep.
+func (p *SyncPlan) plan(msgs []SyncMessage) {
+	byUID := make(map[string][]SyncMessage, len(msgs))
+	var order []string
+	for _, m := range msgs {
+		if _, ok := byUID[m.UID]; !ok {
+			order = append(order, m.UID)
+		}
+		byUID[m.UID] = append(byUID[m.UID], m)
+	}
+	now := syncNow()
+	for _, uid := range order {
+		copies := byUID[uid]
+		rec := p.known[uid]
+		if rec == nil || len(copies) > rec.Copies {
+			// New, or more copies than were stored: fetch every copy; those already
+			// delivered are told apart by their digest.
+			for _, m := range copies {
+				p.groups[uid] = append(p.groups[uid], len(p.Fetch))
+				p.Fetch = append(p.Fetch, m)
+				p.FetchOctets += m.Size
+			}
+			continue
+		}
+		if rec.Remove || (p.policy.Delete && !now.Before(rec.Stored.Add(p.policy.DeleteAfter))) {
+			p.Delete = append(p.Delete, copies...)
+		} else {
+			p.Keep += len(copies)
+		}
+	}
+	for uid := range p.known {
+		if _, ok := byUID[uid]; !ok {
+			p.Forget = append(p.Forget, uid)
+		}
+	}
+}
+
+// syncListing returns the messages as UIDL and LIST give them, and whether the server
+// lacks UIDL or expires retrieved mail while the policy keeps it.
+func (c *Client) syncListing(policy SyncPolicy) (msgs []SyncMessage, noUIDL, expireZero bool, err error) {
+	caps, err := c.Capabilities()
+	if err != nil {
+		return nil, false, false, err
+	}
+	if e, ok := caps.Expire(); ok && !e.Never && e.Days == 0 && policy.keeps() {
+		expireZero = true
+	}
+	noUIDL = len(caps) > 0 && !caps.Has("UIDL")
+	var uids []UIDEntry
+	if !noUIDL {
+		uids, err = c.UIDL()
+		var perr *Error
+		if errors.As(err, &perr) {
+			noUIDL, err = true, nil
+		}
+		if err != nil {
+			return nil, false, false, err
+		}
+	}
+	if noUIDL && policy.keeps() {
+		return nil, true, expireZero, nil
+	}
+	list, err := c.List()
+	if err != nil {
+		return nil, false, false, err
+	}
+	size := make(map[int]int64, len(list))
+	for _, e := range list {
+		size[e.Number] = e.Size
+	}
+	if noUIDL {
+		for _, e := range list {
+			msgs = append(msgs, SyncMessage{Number: e.Number, Size: e.Size})
+		}
+		return msgs, true, expireZero, nil
+	}
+	seen := make(map[int]bool, len(uids))
+	for _, u := range uids {
+		if seen[u.Number] {
+			return nil, false, false, fmt.Errorf("pop3: UIDL lists message %d twice: %w", u.Number, ErrMalformed)
+		}
+		seen[u.Number] = true
+		s, ok := size[u.Number]
+		if !ok {
+			continue // not in LIST: neither fetched nor deleted
+		}
+		msgs = append(msgs, SyncMessage{Number: u.Number, UID: u.UID, Size: s})
+	}
+	return msgs, false, expireZero, nil
+}
+
+// withContext runs fn with the connection closed if ctx ends first; the error then
+// matches ctx.Err().
+func withContext(ctx context.Context, c *Client, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pop3: sync: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	err := fn()
+	if !stop() {
+		if err == nil {
+			return fmt.Errorf("pop3: sync: %w", ctx.Err())
+		}
+		return fmt.Errorf("pop3: sync: %w: %w", ctx.Err(), err)
+	}
+	return err
+}
+
+// syncRun is the state of one Run.
+type syncRun struct {
+	p       *SyncPlan
+	deliver func(SyncMessage, io.Reader) error
+	res     SyncResult
+	pending map[string]*SyncRecord // records delivered but not committed yet
+	dirty   int
+	stored  []int          // message numbers stored in this session, to delete
+	digests map[string]int // "uid\x00digest" of copies handled in this session -> count
+}
+
+// Run carries out the plan: it retrieves the messages of Fetch and hands each to deliver,
+// records them in the store, marks with DELE what the policy removes, and ends the
+// session with QUIT. See Sync. A plan runs once.
+func (p *SyncPlan) Run(ctx context.Context, deliver func(m SyncMessage, body io.Reader) error) (SyncResult, error) {
+	if deliver == nil {
+		return SyncResult{}, fmt.Errorf("%w: nil deliver function", ErrInvalidArgument)
+	}
+	if p.ran {
+		return SyncResult{}, fmt.Errorf("%w: the sync plan has already run", ErrInvalidArgument)
+	}
+	p.ran = true
+	r := &syncRun{p: p, deliver: deliver, pending: make(map[string]*SyncRecord), digests: make(map[string]int)}
+	r.res.ExpireZero = p.ExpireZero
+	c := p.c
+
+	// The first commit binds the store to the account and forgets what has vanished,
+	// before anything is fetched.
+	first := SyncChange{Account: p.account, Forget: p.Forget, LastLogin: c.loginTime}
+	if err := p.store.Commit(first); err != nil {
+		return r.res, fmt.Errorf("pop3: sync store: %w", err)
+	}
+	r.res.Forgotten = len(p.Forget)
+
+	nums := make([]int, len(p.Fetch))
+	index := make(map[int]int, len(p.Fetch))
+	for i, m := range p.Fetch {
+		nums[i] = m.Number
+		index[m.Number] = i
+	}
+	fetchErr := withContext(ctx, c, func() error {
+		return c.RetrEach(nums, func(n int, body io.Reader) error {
+			return r.handle(p.Fetch[index[n]], body)
+		})
+	})
+	if err := r.commit(); err != nil {
+		return r.res, errors.Join(fetchErr, err)
+	}
+	listed := len(p.Delete) + p.Keep + len(p.Fetch)
+	if fetchErr != nil && (ctx.Err() != nil || c.conn.Err() != nil) {
+		// Whatever was delivered is recorded; the connection is gone, nothing is deleted.
+		c.Close()
+		r.res.Kept = listed
+		return r.res, fetchErr
+	}
+	// A message the server refused, or deliver failed on, stays on the server; what was
+	// stored and recorded may still be removed.
+
+	var dele []int
+	for _, m := range p.Delete {
+		dele = append(dele, m.Number)
+	}
+	if p.policy.Delete && p.policy.DeleteAfter == 0 {
+		dele = append(dele, r.stored...)
+	}
+	if len(dele) == 0 {
+		r.res.Kept = listed
+		c.Quit() // nothing is marked deleted: the outcome of QUIT changes nothing
+		return r.res, fetchErr
+	}
+	err := withContext(ctx, c, func() error { return c.DeleEach(dele) })
+	if err == nil {
+		err = withContext(ctx, c, c.Quit)
+	} else {
+		c.Close() // nothing is removed without a clean QUIT
+	}
+	if err != nil {
+		r.res.Kept = listed
+		return r.res, errors.Join(fetchErr, fmt.Errorf("pop3: sync: the server may not have removed the messages marked deleted: %w", err))
+	}
+	r.res.Deleted = len(dele)
+	r.res.Kept = listed - len(dele)
+	if p.NoUIDL {
+		return r.res, fetchErr
+	}
+	uidOf := make(map[int]string, len(p.Fetch)+len(p.Delete))
+	for _, list := range [][]SyncMessage{p.Fetch, p.Delete} {
+		for _, m := range list {
+			uidOf[m.Number] = m.UID
+		}
+	}
+	forget := make(map[string]bool)
+	for _, n := range dele {
+		forget[uidOf[n]] = true
+	}
+	ch := SyncChange{Account: p.account}
+	for uid := range forget {
+		ch.Forget = append(ch.Forget, uid)
+	}
+	if err := p.store.Commit(ch); err != nil {
+		return r.res, errors.Join(fetchErr, fmt.Errorf("pop3: sync store: %w", err))
+	}
+	return r.res, fetchErr
+}
+
+// maxBufferedCopy bounds a copy that shares its unique-id with others: it is read whole
+// before it is delivered, to be compared with the copies already delivered.
+const maxBufferedCopy = 256 << 20
+
+// handle delivers one retrieved message and records it.
+func (r *syncRun) handle(m SyncMessage, body io.Reader) error {
+	p := r.p
+	shared := len(p.groups[m.UID]) > 1 || p.known[m.UID] != nil
+	h := sha256.New()
+	var digest string
+	var octets int64
+	if shared && !p.NoUIDL {
+		// Read the copy first: an identical copy already delivered is not delivered again.
+		var buf bytes.Buffer
+		n, err := io.Copy(&buf, io.LimitReader(body, maxBufferedCopy+1))
+		if err != nil {
+			return err
+		}
+		if n > maxBufferedCopy {
+			return fmt.Errorf("pop3: sync: message %d shares unique-id %q and is over %d octets", m.Number, m.UID, maxBufferedCopy)
+		}
+		h.Write(buf.Bytes())
+		digest = hex.EncodeToString(h.Sum(nil))
+		if r.delivered(m.UID, digest) {
+			r.res.Identical++
+			r.record(m, digest, false)
+			return nil
+		}
+		if err := r.deliver(m, bytes.NewReader(buf.Bytes())); err != nil {
+			return err
+		}
+		octets = n
+	} else {
+		hr := &hashingReader{r: body, h: h}
+		if err := r.deliver(m, hr); err != nil {
+			return err
+		}
+		// deliver must have stored the whole message: anything it left unread means not.
+		if n, err := io.Copy(io.Discard, hr); err != nil || n > 0 {
+			if err == nil {
+				err = fmt.Errorf("pop3: sync: deliver returned nil for message %d but left %d octets unread", m.Number, n)
+			}
+			return err
+		}
+		digest = hex.EncodeToString(h.Sum(nil))
+		octets = hr.n
+	}
+	r.res.Fetched++
+	r.res.Octets += octets
+	r.record(m, digest, true)
+	if r.dirty >= syncCommitEvery {
+		return r.commit()
+	}
+	return nil
+}
+
+// delivered reports whether a copy of uid with digest is already stored.
+func (r *syncRun) delivered(uid, digest string) bool {
+	for _, rec := range []*SyncRecord{r.pending[uid], r.p.known[uid]} {
+		if rec != nil {
+			for _, d := range rec.Digests {
+				if d == digest {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// record notes that message m is stored (delivered now, or found identical to a stored
+// copy), to be committed with the next commit.
+func (r *syncRun) record(m SyncMessage, digest string, delivered bool) {
+	rec := r.pending[m.UID]
+	if rec == nil {
+		if old := r.p.known[m.UID]; old != nil {
+			cp := *old
+			cp.Digests = append([]string(nil), old.Digests...)
+			cp.Copies = 0
+			rec = &cp
+		} else {
+			rec = &SyncRecord{UID: m.UID, Stored: syncNow()}
+		}
+		r.pending[m.UID] = rec
+	}
+	rec.Copies++
+	if delivered && !r.delivered(m.UID, digest) {
+		rec.Digests = append(rec.Digests, digest)
+	}
+	r.dirty++
+	if r.p.policy.Delete && r.p.policy.DeleteAfter == 0 {
+		r.stored = append(r.stored, m.Number)
+	}
+}
+
+// commit makes the pending records durable.
+func (r *syncRun) commit() error {
+	if r.dirty == 0 || r.p.NoUIDL {
+		r.dirty = 0
+		return nil
+	}
+	ch := SyncChange{Account: r.p.account}
+	for _, rec := range r.pending {
+		ch.Put = append(ch.Put, *rec)
+	}
+	if err := r.p.store.Commit(ch); err != nil {
+		r.stored = nil // nothing unrecorded may be deleted
+		return fmt.Errorf("pop3: sync store: %w", err)
+	}
+	for uid, rec := range r.pending {
+		r.p.known[uid] = rec
+	}
+	r.dirty = 0
+	return nil
+}
+
+// hashingReader hashes and counts what is read through it.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	h.n += int64(n)
+	return n, err
+}
+
+// SyncBaseline records every message the server lists as already stored, without
+// downloading it, and ends the session with QUIT: after a migration, or to start fresh. It
+// returns how many unique-ids it recorded that the store did not hold.
+func (c *Client) SyncBaseline(ctx context.Context, store SyncStore) (int, error) {
+	plan, err := c.PlanSync(ctx, store, SyncPolicy{})
+	if err != nil {
+		return 0, err
+	}
+	ch := SyncChange{Account: plan.account, Forget: plan.Forget, LastLogin: c.loginTime}
+	now := syncNow()
+	for uid, idx := range plan.groups {
+		rec := SyncRecord{UID: uid, Stored: now, Copies: len(idx)}
+		if old := plan.known[uid]; old != nil {
+			rec.Stored, rec.Digests, rec.Remove = old.Stored, old.Digests, old.Remove
+		}
+		ch.Put = append(ch.Put, rec)
+	}
+	if err := store.Commit(ch); err != nil {
+		return 0, fmt.Errorf("pop3: sync store: %w", err)
+	}
+	plan.ran = true
+	c.Quit()
+	return len(ch.Put), nil
+}
+
+// MarkForRemoval marks the stored unique-ids uids of account (see SyncAccount) for
+// removal: the next Sync deletes them from the server if it still lists them, whatever its
+// policy. A unique-id the store does not hold is ignored.
+func MarkForRemoval(store SyncStore, account string, uids ...string) error {
+	state, err := loadState(store, account)
+	if err != nil {
+		return err
+	}
+	want := make(map[string]bool, len(uids))
+	for _, u := range uids {
+		want[u] = true
+	}
+	ch := SyncChange{Account: account}
+	for _, rec := range state.Records {
+		if want[rec.UID] && !rec.Remove {
+			rec.Remove = true
+			ch.Put = append(ch.Put, rec)
+		}
+	}
+	if len(ch.Put) == 0 {
+		return nil
+	}
+	if err := store.Commit(ch); err != nil {
+		return fmt.Errorf("pop3: sync store: %w", err)
+	}
+	return nil
+}
