@@ -1,47 +1,98 @@
-// Command poplist lists the messages of a POP3 mailbox: number, size, unique-id, and the
-// Date, From and Subject of each, read with TOP so that no body is downloaded. It changes
-// nothing on the server.
+// Command poplist lists the messages of a POP3 mailbox without downloading their bodies:
+// number, size, unique-id, and the Date, From and Subject of each, read with TOP
+// (pipelined where the server allows it), with RFC 2047 encoded words decoded in any
+// charset. It changes nothing on the server.
 //
-//	POP3_PASSWORD=secret poplist -addr pop.example.org:995 -user alice
+//	go run ./examples/poplist -demo
+//	POP3_PASSWORD=secret go run ./examples/poplist -addr pop.example.org -user alice
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"log"
+	"io"
+	"mime"
 	"net/mail"
 	"os"
+	"os/signal"
+	"strings"
+	"text/tabwriter"
 	"time"
 
+	"golang.org/x/text/encoding/htmlindex"
+
 	"github.com/popwire/pop3"
+	"github.com/popwire/pop3/examples/internal/cli"
+	"github.com/popwire/pop3/examples/internal/demo"
 )
 
 func main() {
-	addr := flag.String("addr", "", "server host:port (995 with -tls, 110 without)")
-	user := flag.String("user", "", "user name; the password is read from $POP3_PASSWORD")
-	useTLS := flag.Bool("tls", true, "connect with implicit TLS")
-	timeout := flag.Duration("timeout", time.Minute, "bound on every wait on the server")
-	flag.Parse()
-	if *addr == "" || *user == "" {
-		flag.Usage()
-		os.Exit(2)
-	}
-	if err := run(*addr, *user, os.Getenv("POP3_PASSWORD"), *useTLS, *timeout); err != nil {
-		log.Fatal(err)
-	}
+	os.Exit(poplist(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(addr, user, password string, useTLS bool, timeout time.Duration) error {
-	dial := pop3.Dial
-	if useTLS {
-		dial = pop3.DialTLS
+// poplist runs the command and returns its exit status.
+func poplist(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("poplist", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f cli.Flags
+	f.Register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
 	}
-	c, err := dial(addr, &pop3.Options{Timeout: timeout})
+	if err := f.Check(); err != nil {
+		fmt.Fprintf(stderr, "poplist: %v\n", err)
+		fs.Usage()
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	password := ""
+	if f.Demo {
+		addr, stopDemo, err := demo.Start()
+		if err != nil {
+			fmt.Fprintf(stderr, "poplist: demo server: %v\n", err)
+			return 1
+		}
+		defer stopDemo()
+		f.Addr, f.User, password, f.TLS = addr, demo.User, demo.Pass, "none"
+	} else {
+		p, err := cli.Password(f.User)
+		if err != nil {
+			fmt.Fprintf(stderr, "poplist: %v\n", err)
+			return 2
+		}
+		password = p
+	}
+	if err := run(ctx, &f, password, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "poplist: %s\n", cli.Explain(err, &f))
+		return 1
+	}
+	return 0
+}
+
+// entry is one line of the listing.
+type entry struct {
+	number              int
+	size                int64
+	uid                 string
+	date, from, subject string
+}
+
+func run(ctx context.Context, f *cli.Flags, password string, stdout, stderr io.Writer) error {
+	opts, err := f.Options(stderr)
+	if err != nil {
+		return err
+	}
+	c, err := f.Dial(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := c.Login(user, password); err != nil {
+	stopOnCancel := context.AfterFunc(ctx, func() { c.Close() })
+	defer stopOnCancel()
+	if err := c.Login(f.User, password); err != nil {
 		return err
 	}
 	list, err := c.List()
@@ -49,6 +100,10 @@ func run(addr, user, password string, useTLS bool, timeout time.Duration) error 
 		return err
 	}
 	uids, err := c.UIDL()
+	var perr *pop3.Error
+	if errors.As(err, &perr) {
+		uids, err = nil, nil // no UIDL on this server: the column stays empty
+	}
 	if err != nil {
 		return err
 	}
@@ -56,18 +111,78 @@ func run(addr, user, password string, useTLS bool, timeout time.Duration) error 
 	for _, u := range uids {
 		uidOf[u.Number] = u.UID
 	}
-	for _, m := range list {
-		head, err := c.Top(m.Number, 0)
-		if err != nil {
-			return err
-		}
-		msg, err := mail.ReadMessage(head)
-		head.Close()
-		var date, from, subject string
-		if err == nil {
-			date, from, subject = msg.Header.Get("Date"), msg.Header.Get("From"), msg.Header.Get("Subject")
-		}
-		fmt.Printf("%5d %9d %-24s %-31s %-30s %s\n", m.Number, m.Size, uidOf[m.Number], date, from, subject)
+	entries := make(map[int]*entry, len(list))
+	nums := make([]int, len(list))
+	for i, l := range list {
+		nums[i] = l.Number
+		entries[l.Number] = &entry{number: l.Number, size: l.Size, uid: uidOf[l.Number]}
 	}
-	return c.Quit()
+	err = c.TopEach(nums, 0, func(n int, header io.Reader) error {
+		e := entries[n]
+		msg, err := mail.ReadMessage(header)
+		if err != nil {
+			e.subject = fmt.Sprintf("(header not readable: %v)", err)
+			return nil
+		}
+		e.date = formatDate(msg.Header.Get("Date"))
+		e.from = decode(msg.Header.Get("From"))
+		e.subject = decode(msg.Header.Get("Subject"))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c.Quit()
+	if len(list) == 0 {
+		fmt.Fprintln(stdout, "0 messages")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tSIZE\tUNIQUE-ID\tDATE\tFROM\tSUBJECT")
+	for _, l := range list {
+		e := entries[l.Number]
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", e.number, e.size, e.uid, e.date, clip(e.from, 40), clip(e.subject, 70))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d messages\n", len(list))
+	return nil
+}
+
+// decoder decodes RFC 2047 encoded words in any charset x/text knows.
+var decoder = &mime.WordDecoder{CharsetReader: func(charset string, input io.Reader) (io.Reader, error) {
+	enc, err := htmlindex.Get(charset)
+	if err != nil {
+		return nil, err
+	}
+	return enc.NewDecoder().Reader(input), nil
+}}
+
+// decode returns a header value with its encoded words decoded; one that does not decode
+// is shown as it came.
+func decode(v string) string {
+	s, err := decoder.DecodeHeader(v)
+	if err != nil {
+		return v
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// formatDate shortens an RFC 5322 date; one that does not parse is shown as it came.
+func formatDate(v string) string {
+	t, err := mail.ParseDate(v)
+	if err != nil {
+		return v
+	}
+	return t.Format(time.DateTime + " -0700")
+}
+
+// clip shortens s to n characters.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
