@@ -92,8 +92,8 @@ func (c *Client) userPass(user, pass string, utf8 bool) error {
 }
 
 // Auth authenticates with the SASL mechanism mech (RFC 5034), any client of
-// github.com/emersion/go-sasl or NewXOAuth2Client. It asks CAPA first if the capabilities
-// are not known yet.
+// github.com/emersion/go-sasl, NewXOAuth2Client or NewNTLMClient. It asks CAPA first if
+// the capabilities are not known yet.
 //
 // The initial response goes on the AUTH line only when CAPA listed SASL and the line fits
 // in 255 octets; otherwise AUTH names the mechanism alone and the response follows the
@@ -104,10 +104,10 @@ func (c *Client) userPass(user, pass string, utf8 bool) error {
 // carries the status the server gave in its JSON challenge.
 //
 // A mechanism that sends a password or a token as it is (PLAIN, LOGIN, XOAUTH2,
-// OAUTHBEARER) fails with ErrInsecureAuth before anything is sent, over a connection that
-// is neither TLS nor to a loopback address, unless Options.AllowInsecureAuth is set. No
-// SASL security layer is negotiated. After success the capabilities are forgotten, so
-// Capabilities asks CAPA again.
+// OAUTHBEARER), or a password equivalent (NTLM), fails with ErrInsecureAuth before
+// anything is sent, over a connection that is neither TLS nor to a loopback address,
+// unless Options.AllowInsecureAuth is set. No SASL security layer is negotiated. After
+// success the capabilities are forgotten, so Capabilities asks CAPA again.
 func (c *Client) Auth(mech sasl.Client) error {
 	if mech == nil {
 		return fmt.Errorf("%w: nil SASL mechanism", ErrInvalidArgument)
@@ -150,8 +150,14 @@ func (c *Client) authenticate(mech sasl.Client) error {
 	if err := c.conn.Cmd("AUTH", args...); err != nil {
 		return err
 	}
-	for {
+	_, okGoesOn := mech.(okContinuer)
+	for first := true; ; first = false {
 		challenge, more, err := c.conn.readAuthReply()
+		if first && okGoesOn && err == nil && (!more || strings.EqualFold(challenge, "OK")) {
+			// Exchange 2003 answers AUTH NTLM with "+OK", Exchange 5.5 with "+ OK": both
+			// mean "send the NEGOTIATE", never a finished login.
+			challenge, more = "", true
+		}
 		if err != nil {
 			var perr *Error
 			if errors.As(err, &perr) {
@@ -228,17 +234,24 @@ func (c *Client) cancelAuth(cause error) error {
 	return fmt.Errorf("%w: %w", cause, err)
 }
 
-// failureReporter is a mechanism that answers a failure challenge with an empty response,
-// as XOAUTH2 does, and tells what the challenge said; failure returns "" if there was none.
+// failureReporter is a mechanism that explains a negative reply: XOAUTH2 tells what its
+// failure challenge said, NTLM which step was refused; failure returns "" if it knows
+// nothing.
 type failureReporter interface {
 	failure() string
 }
 
+// okContinuer is a mechanism whose servers may answer the AUTH command with "+OK" or
+// "+ OK" meaning "go on" (NTLM, ntlm.go).
+type okContinuer interface {
+	okContinues()
+}
+
 // sendsSecret reports whether the mechanism sends a password or bearer token as it is, so
-// that anyone reading the connection could replay it.
+// that anyone reading the connection could replay it, or a password equivalent (NTLM).
 func sendsSecret(mech string) bool {
 	switch strings.ToUpper(mech) {
-	case sasl.Plain, sasl.Login, "XOAUTH2", sasl.OAuthBearer:
+	case sasl.Plain, sasl.Login, "XOAUTH2", sasl.OAuthBearer, "NTLM":
 		return true
 	}
 	return false

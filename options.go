@@ -26,8 +26,8 @@ type Options struct {
 	// it, each having its own.
 	Security Security
 	// AllowInsecureAuth permits Login, and Auth with a mechanism that sends a password or
-	// a bearer token as it is (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER), over a connection that
-	// is neither TLS nor to a loopback address. Without it they fail with ErrInsecureAuth
+	// a bearer token as it is (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER) or a password
+	// equivalent (NTLM), over a connection that is neither TLS nor to a loopback address. Without it they fail with ErrInsecureAuth
 	// before anything is sent (RFC 8314 section 5.2, RFC 2595 section 2.3).
 	AllowInsecureAuth bool
 	// DebugWriter, when set, receives the protocol transcript: every line both ways, in
