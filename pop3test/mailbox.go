@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Mailbox is an in-memory POP3 server holding Messages. It serves any number
@@ -16,16 +17,25 @@ import (
 // sessions.
 //
 // Each session that logs in sees the messages remaining at that moment,
-// numbered from 1. Deletions are committed when a session in the TRANSACTION
-// state ends with QUIT; later sessions see the remaining messages renumbered.
-// Concurrent sessions do not lock the maildrop.
+// numbered from 1: its view is a snapshot, which [Mailbox.Add] and
+// [Mailbox.Remove] do not change. Deletions are committed when a session in
+// the TRANSACTION state ends with QUIT; later sessions see the remaining
+// messages renumbered.
+//
+// By default a successful login locks the maildrop until its session ends
+// (RFC 1939 section 8): a second login meanwhile is refused with
+// "-ERR [IN-USE]". A session that ends with QUIT releases the lock before it
+// answers, so a client may log in again as soon as it has read that answer.
+// Set NoLock to allow concurrent sessions.
 //
 // Mailbox supports CAPA, USER, PASS, STAT, LIST, UIDL, RETR, TOP, DELE, NOOP,
-// RSET and QUIT, and answers pipelined commands. The unique id of a message
-// is "uid-<n>", with n its 1-based index in Messages.
+// RSET and QUIT, and answers pipelined commands. The unique-id of a message
+// is taken from UIDs, by default "uid-<n>", with n its 1-based index in
+// Messages.
 //
 // The exported fields must be set before the first session starts and not
-// changed afterwards. A Mailbox must not be copied after first use.
+// changed afterwards; the methods may be called at any time, also while
+// sessions run. A Mailbox must not be copied after first use.
 type Mailbox struct {
 	// Messages holds the octets of each message. Messages should use CRLF
 	// line endings; a bare LF is served as CRLF, and a message that does not
@@ -34,6 +44,12 @@ type Mailbox struct {
 	// dot-stuffing.
 	Messages [][]byte
 
+	// UIDs holds the unique-id of each message: UIDs[i] is that of
+	// Messages[i], and a missing or empty entry means "uid-<i+1>". Unique-ids
+	// are served verbatim, so duplicates (MS-STANOPOP3 C0041), long ones and
+	// malformed ones can all be tested.
+	UIDs []string
+
 	// User and Pass are the credentials accepted by USER and PASS; an
 	// empty User means "user" and an empty Pass means "pass".
 	User, Pass string
@@ -41,14 +57,59 @@ type Mailbox struct {
 	// Pipelining makes CAPA list PIPELINING.
 	Pipelining bool
 
+	// NoLock lets sessions log in while another one holds the maildrop.
+	// By default a successful login locks the maildrop until its session
+	// ends, and another login meanwhile gets "-ERR [IN-USE] ..." (RFC 1939
+	// section 8, RFC 2449 section 8.1.1).
+	NoLock bool
+
+	// LoginDelay, when positive, makes CAPA list "LOGIN-DELAY <seconds>"
+	// (rounded up) and refuses with "-ERR [LOGIN-DELAY] ..." a login that
+	// comes sooner than LoginDelay after the previous successful login to
+	// the Mailbox (RFC 2449 sections 6.8 and 8.1.2).
+	LoginDelay time.Duration
+
+	// Expire, when not empty, makes CAPA list "EXPIRE <Expire>", such as
+	// "EXPIRE 0", "EXPIRE NEVER" or "EXPIRE 30" (RFC 2449 section 6.7). It
+	// changes nothing else: messages expire only through [Mailbox.Remove].
+	Expire string
+
+	// Quirks switches on behaviours of real servers that a client must
+	// survive; the zero value is a well-behaved server.
+	Quirks Quirks
+
 	// Greeting is the greeting line, without CRLF; the default is
 	// "+OK pop3test ready". A greeting starting with "-" is followed by
 	// closing the connection.
 	Greeting string
 
-	mu     sync.Mutex
-	inited bool
-	live   []*mailboxMessage // messages not deleted by a committed session
+	mu        sync.Mutex
+	inited    bool
+	live      []*mailboxMessage // messages not deleted by a committed session
+	deleted   []*mailboxMessage // messages deleted by committed sessions, in order
+	used      map[string]bool   // every unique-id ever held
+	added     int               // how many messages were ever held
+	locked    bool              // a session holds the maildrop
+	unlocked  chan struct{}     // closed and replaced when the lock is released
+	lastLogin time.Time         // of the previous successful login
+	now       func() time.Time  // the clock; time.Now unless a test sets it
+}
+
+// Quirks are behaviours of real servers that a Mailbox can imitate, each
+// switched on by its field. The zero value is a well-behaved server.
+type Quirks struct {
+	// NoUIDL leaves UIDL out of CAPA and answers UIDL with "-ERR", like a
+	// server without the optional command.
+	NoUIDL bool
+}
+
+// Message is a message of a [Mailbox] with its unique-id.
+type Message struct {
+	// UID is the unique-id the message is listed with by UIDL.
+	UID string
+	// Data holds the octets of the message as given to the Mailbox, before
+	// any change made for serving it.
+	Data []byte
 }
 
 // mailboxMessage is one message of a Mailbox, prepared for serving on first
@@ -233,39 +294,185 @@ func (m *Mailbox) Remaining() int {
 	return len(m.live)
 }
 
+// Add adds a message at the end of the maildrop, as new mail arriving:
+// sessions that log in afterwards see it, sessions already logged in do not.
+// An empty uid is replaced by a fresh "uid-<n>" that no message of the
+// Mailbox has had before. Add keeps a copy of data.
+func (m *Mailbox) Add(uid string, data []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.initLocked()
+	m.addLocked(uid, bytes.Clone(data))
+}
+
+// addLocked appends a message to the maildrop, choosing its unique-id if uid
+// is empty.
+func (m *Mailbox) addLocked(uid string, raw []byte) {
+	m.added++
+	for n := m.added; uid == ""; n++ {
+		if candidate := "uid-" + strconv.Itoa(n); !m.used[candidate] {
+			uid = candidate
+		}
+	}
+	m.used[uid] = true
+	m.live = append(m.live, &mailboxMessage{uid: uid, raw: raw})
+}
+
+// Remove removes every remaining message whose unique-id is uid, as a server
+// that expires them would, and returns how many it removed. Sessions already
+// logged in still see them. Removed messages are not listed by
+// [Mailbox.Deleted].
+func (m *Mailbox) Remove(uid string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.initLocked()
+	live := m.live[:0:0]
+	for _, msg := range m.live {
+		if msg.uid != uid {
+			live = append(live, msg)
+		}
+	}
+	n := len(m.live) - len(live)
+	m.live = live
+	return n
+}
+
+// Contents returns the remaining messages, after all committed deletions, in
+// maildrop order. Each Data is a copy of the octets as given.
+func (m *Mailbox) Contents() []Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.initLocked()
+	return messages(m.live)
+}
+
+// Deleted returns the messages that sessions deleted and committed with QUIT,
+// in the order they were deleted (the order of the DELE commands within a
+// session). Messages taken away with [Mailbox.Remove] are not included. Each
+// Data is a copy of the octets as given.
+func (m *Mailbox) Deleted() []Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return messages(m.deleted)
+}
+
+func messages(msgs []*mailboxMessage) []Message {
+	out := make([]Message, len(msgs))
+	for i, msg := range msgs {
+		out[i] = Message{UID: msg.uid, Data: bytes.Clone(msg.raw)}
+	}
+	return out
+}
+
 func (m *Mailbox) initLocked() {
 	if m.inited {
 		return
 	}
 	m.inited = true
-	m.live = make([]*mailboxMessage, len(m.Messages))
+	m.used = make(map[string]bool)
+	m.unlocked = make(chan struct{})
+	if m.now == nil {
+		m.now = time.Now
+	}
+	for i, uid := range m.UIDs {
+		if i < len(m.Messages) && uid != "" {
+			m.used[uid] = true
+		}
+	}
 	for i, raw := range m.Messages {
-		m.live[i] = &mailboxMessage{uid: "uid-" + strconv.Itoa(i+1), raw: raw}
+		uid := ""
+		if i < len(m.UIDs) {
+			uid = m.UIDs[i]
+		}
+		if uid == "" {
+			uid = "uid-" + strconv.Itoa(i+1)
+		}
+		m.added = i
+		m.addLocked(uid, raw)
 	}
 }
 
-// snapshot returns the messages a session that logs in now sees.
-func (m *Mailbox) snapshot() []*mailboxMessage {
+// lockGrace is how long a login that finds the maildrop locked waits for it
+// to be released before it is refused: a client that closed its previous
+// session without QUIT and logs in again at once may otherwise get there
+// before the server has seen the close.
+const lockGrace = 250 * time.Millisecond
+
+// errInUse and errLoginDelay are the reasons login refuses a session.
+var (
+	errInUse      = errors.New("-ERR [IN-USE] maildrop already locked by another session")
+	errLoginDelay = errors.New("-ERR [LOGIN-DELAY] wait before logging in again")
+)
+
+// login locks the maildrop unless NoLock is set, checks LoginDelay and
+// returns the messages the session sees.
+func (m *Mailbox) login() ([]*mailboxMessage, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.initLocked()
-	return append([]*mailboxMessage(nil), m.live...)
+	if m.locked && !m.NoLock {
+		unlocked := m.unlocked
+		m.mu.Unlock()
+		timer := time.NewTimer(lockGrace)
+		select {
+		case <-unlocked:
+		case <-timer.C:
+		}
+		timer.Stop()
+		m.mu.Lock()
+		if m.locked {
+			return nil, errInUse
+		}
+	}
+	now := m.now()
+	if m.LoginDelay > 0 && !m.lastLogin.IsZero() && now.Sub(m.lastLogin) < m.LoginDelay {
+		return nil, errLoginDelay
+	}
+	m.lastLogin = now
+	if !m.NoLock {
+		m.locked = true
+	}
+	return append([]*mailboxMessage(nil), m.live...), nil
 }
 
-// commit removes the deleted messages from the mailbox.
-func (m *Mailbox) commit(deleted map[*mailboxMessage]bool) {
+// unlock releases the lock taken by login.
+func (m *Mailbox) unlock() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.locked {
+		m.locked = false
+		close(m.unlocked)
+		m.unlocked = make(chan struct{})
+	}
+}
+
+// commit removes the messages a session deleted, in the order given, from the
+// mailbox; messages already gone (by Remove) are skipped.
+func (m *Mailbox) commit(deleted []*mailboxMessage) {
 	if len(deleted) == 0 {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	gone := make(map[*mailboxMessage]bool, len(deleted))
+	for _, msg := range deleted {
+		gone[msg] = true
+	}
 	live := make([]*mailboxMessage, 0, len(m.live))
+	present := make(map[*mailboxMessage]bool, len(deleted))
 	for _, msg := range m.live {
-		if !deleted[msg] {
+		if gone[msg] {
+			present[msg] = true
+		} else {
 			live = append(live, msg)
 		}
 	}
 	m.live = live
+	for _, msg := range deleted {
+		if present[msg] {
+			m.deleted = append(m.deleted, msg)
+		}
+	}
 }
 
 // session is one connection to a Mailbox.
@@ -277,11 +484,13 @@ type session struct {
 	authed  bool
 	msgs    []*mailboxMessage
 	deleted []bool
+	order   []int // indexes of the messages marked deleted, in DELE order
 }
 
 func (m *Mailbox) serveConn(c net.Conn) {
 	r := bufio.NewReaderSize(c, MaxLineLength)
 	s := &session{m: m, w: bufio.NewWriterSize(c, 64<<10)}
+	defer s.end()
 	greeting := m.Greeting
 	if greeting == "" {
 		greeting = "+OK pop3test ready"
@@ -315,6 +524,14 @@ func (m *Mailbox) serveConn(c net.Conn) {
 	}
 }
 
+// end releases the maildrop lock the session holds, if any.
+func (s *session) end() {
+	if s.authed {
+		s.authed = false
+		s.m.unlock()
+	}
+}
+
 func (s *session) line(l string) {
 	s.w.WriteString(l)
 	s.w.Write(crlf)
@@ -331,23 +548,31 @@ func (s *session) command(line string) (quit bool) {
 	case "CAPA":
 		s.line("+OK capability list follows")
 		s.line("TOP")
-		s.line("UIDL")
+		if !s.m.Quirks.NoUIDL {
+			s.line("UIDL")
+		}
 		s.line("USER")
 		s.line("RESP-CODES")
 		if s.m.Pipelining {
 			s.line("PIPELINING")
 		}
+		if s.m.LoginDelay > 0 {
+			secs := (s.m.LoginDelay + time.Second - 1) / time.Second
+			s.line("LOGIN-DELAY " + strconv.FormatInt(int64(secs), 10))
+		}
+		if s.m.Expire != "" {
+			s.line("EXPIRE " + s.m.Expire)
+		}
 		s.w.Write(dot)
 		return false
 	case "QUIT":
 		if s.authed {
-			deleted := make(map[*mailboxMessage]bool)
-			for i, d := range s.deleted {
-				if d {
-					deleted[s.msgs[i]] = true
-				}
+			deleted := make([]*mailboxMessage, len(s.order))
+			for j, i := range s.order {
+				deleted[j] = s.msgs[i]
 			}
 			s.m.commit(deleted)
+			s.end()
 		}
 		s.line("+OK pop3test signing off")
 		return true
@@ -356,7 +581,13 @@ func (s *session) command(line string) (quit bool) {
 			s.line("-ERR already authenticated")
 			return false
 		}
-	case "STAT", "LIST", "UIDL", "RETR", "TOP", "DELE", "NOOP", "RSET":
+	case "UIDL":
+		if s.m.Quirks.NoUIDL {
+			s.line("-ERR unknown command")
+			return false
+		}
+		fallthrough
+	case "STAT", "LIST", "RETR", "TOP", "DELE", "NOOP", "RSET":
 		if !s.authed {
 			s.line("-ERR not authenticated")
 			return false
@@ -391,8 +622,13 @@ func (s *session) command(line string) (quit bool) {
 			s.line("-ERR [AUTH] invalid user name or password")
 			return false
 		}
+		msgs, err := s.m.login()
+		if err != nil {
+			s.line(err.Error())
+			return false
+		}
 		s.authed = true
-		s.msgs = s.m.snapshot()
+		s.msgs = msgs
 		s.deleted = make([]bool, len(s.msgs))
 		n, size := s.stat()
 		s.line("+OK maildrop has " + strconv.Itoa(n) + " messages (" + strconv.Itoa(size) + " octets)")
@@ -417,11 +653,13 @@ func (s *session) command(line string) (quit bool) {
 			return false
 		}
 		s.deleted[i] = true
+		s.order = append(s.order, i)
 		s.line("+OK message " + strconv.Itoa(i+1) + " deleted")
 	case "NOOP":
 		s.line("+OK")
 	case "RSET":
 		clear(s.deleted)
+		s.order = s.order[:0]
 		n, size := s.stat()
 		s.line("+OK maildrop has " + strconv.Itoa(n) + " messages (" + strconv.Itoa(size) + " octets)")
 	}

@@ -386,7 +386,7 @@ func TestMailboxLongLine(t *testing.T) {
 
 func TestMailboxConcurrentSessions(t *testing.T) {
 	const sessions = 8
-	m := &Mailbox{Pipelining: true}
+	m := &Mailbox{Pipelining: true, NoLock: true}
 	for i := range 20 {
 		m.Messages = append(m.Messages, bytes.Repeat([]byte(fmt.Sprintf(".line %d\r\n", i)), 1000))
 	}
