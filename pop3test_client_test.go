@@ -5,13 +5,16 @@ package pop3_test
 // EXPIRE and quirks.
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
+	"net"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/popwire/pop3"
 	"github.com/popwire/pop3/pop3test"
 )
@@ -172,5 +175,100 @@ func TestMailboxNoUIDLForClient(t *testing.T) {
 	var perr *pop3.Error
 	if !errors.As(err, &perr) {
 		t.Fatalf("UIDL: %v; want an *Error", err)
+	}
+}
+
+// RFC 8314 and RFC 2595: the Client reaches a Mailbox over implicit TLS (DialTLS) and STLS
+// (DialStartTLS), verifying its certificate with ClientTLSConfig, by IP address and by
+// name.
+func TestMailboxTLSForClient(t *testing.T) {
+	msg := "Subject: tls\r\n\r\nover TLS\r\n"
+	mb := &pop3test.Mailbox{Messages: [][]byte{[]byte(msg)}, STLS: true, NoLock: true}
+	implicitAddr, plainAddr := mb.StartTLS(t), mb.Start(t)
+	dials := map[string]func(addr string) (*pop3.Client, error){
+		"DialTLS": func(addr string) (*pop3.Client, error) {
+			return pop3.DialTLS(addr, &pop3.Options{TLSConfig: mb.ClientTLSConfig()})
+		},
+		"DialStartTLS": func(addr string) (*pop3.Client, error) {
+			return pop3.DialStartTLS(addr, &pop3.Options{TLSConfig: mb.ClientTLSConfig()})
+		},
+	}
+	for name, dial := range dials {
+		addr := implicitAddr
+		if name == "DialStartTLS" {
+			addr = plainAddr
+		}
+		_, port, _ := net.SplitHostPort(addr)
+		for _, host := range []string{"127.0.0.1", "localhost"} {
+			c, err := dial(net.JoinHostPort(host, port))
+			if err != nil {
+				t.Fatalf("%s to %s: %v", name, host, err)
+			}
+			if _, ok := c.Conn().NetConn().(*tls.Conn); !ok {
+				t.Errorf("%s: NetConn is %T", name, c.Conn().NetConn())
+			}
+			if err := c.Login("user", "pass"); err != nil {
+				t.Fatal(err)
+			}
+			r, err := c.Retr(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err := io.ReadAll(r); err != nil || string(body) != msg {
+				t.Errorf("%s: Retr = %q, %v", name, body, err)
+			}
+			if err := c.Quit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := pop3.DialTLS(implicitAddr, nil); err == nil {
+		t.Error("DialTLS without the Mailbox's pool succeeded")
+	}
+}
+
+// RFC 5034, RFC 6856: non-ASCII credentials log in through SASL PLAIN or UTF8 USER; LOGIN
+// and XOAUTH2 work with Auth, and a refused token comes back as an *Error with Code AUTH
+// carrying the JSON status.
+func TestMailboxSASLForClient(t *testing.T) {
+	for name, mb := range map[string]*pop3test.Mailbox{
+		"SASL PLAIN": {User: "jürgen", Pass: "pässwörd", SASL: []string{"PLAIN"}},
+		"UTF8 USER":  {User: "jürgen", Pass: "pässwörd", UTF8: true},
+	} {
+		c, err := pop3.Dial(mb.Start(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Login("jürgen", "pässwörd"); err != nil {
+			t.Errorf("%s: Login: %v", name, err)
+		}
+		c.Close()
+	}
+
+	mb := &pop3test.Mailbox{User: "alice@example.com", Token: "ya29.good", SASL: []string{"LOGIN", "XOAUTH2"}, NoLock: true}
+	addr := mb.Start(t)
+	c, err := pop3.Dial(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.Auth(pop3.NewXOAuth2Client("alice@example.com", "ya29.bad"))
+	var perr *pop3.Error
+	if !errors.As(err, &perr) || perr.Code != "AUTH" || !strings.Contains(perr.Text, "XOAUTH2 status 401") {
+		t.Fatalf("Auth with a bad token: %v; want an *Error with Code AUTH and the JSON status", err)
+	}
+	if err := c.Auth(pop3.NewXOAuth2Client("alice@example.com", "ya29.good")); err != nil {
+		t.Fatalf("Auth with the good token: %v", err)
+	}
+	if err := c.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := pop3.Dial(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := c2.Auth(sasl.NewLoginClient("alice@example.com", "pass")); err != nil {
+		t.Fatalf("AUTH LOGIN: %v", err)
 	}
 }

@@ -148,7 +148,7 @@ func TestMailboxCapa(t *testing.T) {
 		c := dial(t, m.Start(t))
 		c.expectLine("+OK pop3test ready")
 		c.okCmd("CAPA")
-		want := "TOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\n"
+		want := "TOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 		if pipelining {
 			want += "PIPELINING\r\n"
 		}

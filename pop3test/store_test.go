@@ -251,7 +251,7 @@ func TestMailboxCapaExpireNoUIDL(t *testing.T) {
 	c := dial(t, m.Start(t))
 	c.expectLine("+OK pop3test ready")
 	c.okCmd("CAPA")
-	if got, want := c.readBlock(), "TOP\r\nUSER\r\nRESP-CODES\r\nEXPIRE NEVER\r\n.\r\n"; got != want {
+	if got, want := c.readBlock(), "TOP\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nEXPIRE NEVER\r\n.\r\n"; got != want {
 		t.Errorf("CAPA = %q, want %q", got, want)
 	}
 	c.okCmd("USER user")
