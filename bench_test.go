@@ -7,11 +7,11 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/popwire/pop3"
+	"github.com/popwire/pop3/internal/latency"
 	"github.com/popwire/pop3/pop3test"
 )
 
@@ -286,77 +286,9 @@ func TestStreamingAllocations(t *testing.T) {
 }
 
 // delayProxy forwards connections to target, holding back everything it receives for
-// delay in each direction, as a long link would. The kernel here has no netem.
+// delay in each direction, as a long link would.
 func delayProxy(tb testing.TB, target string, delay time.Duration) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	tb.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			in, err := l.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				return
-			}
-			mu.Lock()
-			conns = append(conns, in, out)
-			mu.Unlock()
-			wg.Add(2)
-			go func() { defer wg.Done(); delayCopy(out, in, delay) }()
-			go func() { defer wg.Done(); delayCopy(in, out, delay) }()
-		}
-	}()
-	return l.Addr().String()
-}
-
-// delayCopy copies src to dst, each chunk written delay after it was read.
-func delayCopy(dst, src net.Conn, delay time.Duration) {
-	type chunk struct {
-		at   time.Time
-		data []byte
-	}
-	queue := make(chan chunk, 4096)
-	go func() {
-		defer close(queue)
-		for {
-			buf := make([]byte, 32<<10)
-			n, err := src.Read(buf)
-			if n > 0 {
-				queue <- chunk{time.Now().Add(delay), buf[:n]}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	for c := range queue {
-		time.Sleep(time.Until(c.at))
-		if _, err := dst.Write(c.data); err != nil {
-			break
-		}
-	}
-	dst.Close()
-	for range queue {
-	}
+	return latency.Proxy(tb, target, delay)
 }
 
 // BenchmarkRetrMemory streams a 1 MiB message from memory instead of a socket, so that

@@ -390,6 +390,7 @@ type syncRun struct {
 	res     SyncResult
 	pending map[string]*SyncRecord // records delivered but not committed yet
 	dirty   int
+	meta    *SyncChange    // the account, login and vanished unique-ids, until first committed
 	stored  []int          // message numbers stored in this session, to delete
 	digests map[string]int // "uid\x00digest" of copies handled in this session -> count
 }
@@ -409,13 +410,9 @@ func (p *SyncPlan) Run(ctx context.Context, deliver func(m SyncMessage, body io.
 	r.res.ExpireZero = p.ExpireZero
 	c := p.c
 
-	// The first commit binds the store to the account and forgets what has vanished,
-	// before anything is fetched.
-	first := SyncChange{Account: p.account, Forget: p.Forget, LastLogin: c.loginTime}
-	if err := p.store.Commit(first); err != nil {
-		return r.res, fmt.Errorf("pop3: sync store: %w", err)
-	}
-	r.res.Forgotten = len(p.Forget)
+	// The first commit also binds the store to the account, records the login and forgets
+	// what has vanished.
+	r.meta = &SyncChange{Account: p.account, Forget: p.Forget, LastLogin: c.loginTime}
 
 	nums := make([]int, len(p.Fetch))
 	index := make(map[int]int, len(p.Fetch))
@@ -585,21 +582,30 @@ func (r *syncRun) record(m SyncMessage, digest string, delivered bool) {
 
 // commit makes the pending records durable.
 func (r *syncRun) commit() error {
-	if r.dirty == 0 || r.p.NoUIDL {
-		r.dirty = 0
+	if r.dirty == 0 && r.meta == nil {
 		return nil
 	}
 	ch := SyncChange{Account: r.p.account}
-	for _, rec := range r.pending {
-		ch.Put = append(ch.Put, *rec)
+	if r.meta != nil {
+		ch = *r.meta
+	}
+	if !r.p.NoUIDL {
+		for _, rec := range r.pending {
+			ch.Put = append(ch.Put, *rec)
+		}
 	}
 	if err := r.p.store.Commit(ch); err != nil {
 		r.stored = nil // nothing unrecorded may be deleted
 		return fmt.Errorf("pop3: sync store: %w", err)
 	}
+	if r.meta != nil {
+		r.res.Forgotten = len(r.meta.Forget)
+		r.meta = nil
+	}
 	for uid, rec := range r.pending {
 		r.p.known[uid] = rec
 	}
+	clear(r.pending)
 	r.dirty = 0
 	return nil
 }

@@ -187,8 +187,8 @@ func TestSyncTranscriptDelete(t *testing.T) {
 	if res.Fetched != 2 || res.Deleted != 2 || res.Kept != 0 {
 		t.Errorf("result %+v", res)
 	}
-	if commitsAtDele != 1 || store.commits != 3 { // bind; records; forget after QUIT
-		t.Errorf("commits: %d before delivery, %d in all; want 1 and 3", commitsAtDele, store.commits)
+	if commitsAtDele != 0 || store.commits != 2 { // records before DELE; forget after QUIT
+		t.Errorf("commits: %d before delivery, %d in all; want 0 and 2", commitsAtDele, store.commits)
 	}
 	if got := store.uids(acct); len(got) != 0 {
 		t.Errorf("store still holds %v after QUIT +OK", got)
@@ -401,8 +401,8 @@ func TestSyncMailboxDeleteNow(t *testing.T) {
 		t.Errorf("store holds %d unique-ids after the server removed them", len(got))
 	}
 	// 300 records are committed in two groups before the first DELE.
-	if store.commits != 4 {
-		t.Errorf("%d commits, want 4 (bind, 256, 44, forget)", store.commits)
+	if store.commits != 3 {
+		t.Errorf("%d commits, want 3 (256, 44, forget)", store.commits)
 	}
 }
 
@@ -572,16 +572,23 @@ func TestSyncCancelled(t *testing.T) {
 // A store that fails to commit stops the sync before any DELE: nothing unrecorded is
 // deleted.
 func TestSyncStoreFailure(t *testing.T) {
-	mb := &Mailbox{Messages: messages(3)}
-	addr := mb.Start(t)
-	store := newTableStore()
-	store.failAfter = 1 // the binding commit only
-	_, err := syncSession(t, addr, store, pop3.SyncPolicy{Delete: true}, &collector{})
-	if err == nil || !strings.Contains(err.Error(), "disk full") {
-		t.Fatalf("err %v", err)
-	}
-	if mb.Remaining() != 3 {
-		t.Fatalf("%d left, want 3", mb.Remaining())
+	for _, tc := range []struct{ msgs, failAfter, recorded int }{{3, 0, 0}, {300, 1, 256}} {
+		t.Run(fmt.Sprint(tc), func(t *testing.T) {
+			mb := &Mailbox{Messages: messages(tc.msgs), Pipelining: true}
+			addr := mb.Start(t)
+			store := newTableStore()
+			store.failAfter = tc.failAfter
+			_, err := syncSession(t, addr, store, pop3.SyncPolicy{Delete: true}, &collector{})
+			if err == nil || !strings.Contains(err.Error(), "disk full") {
+				t.Fatalf("err %v", err)
+			}
+			if mb.Remaining() != tc.msgs {
+				t.Fatalf("%d left, want %d", mb.Remaining(), tc.msgs)
+			}
+			if got := len(store.uids(pop3.SyncAccount(addr, "user"))); got != tc.recorded {
+				t.Errorf("%d recorded, want %d", got, tc.recorded)
+			}
+		})
 	}
 }
 

@@ -38,6 +38,15 @@
 //	mb := &pop3test.Mailbox{Messages: [][]byte{[]byte("Subject: hi\r\n\r\nHello\r\n")}}
 //	addr := mb.Start(t) // log in as "user" / "pass"
 //
+// Tests can change the mail between sessions and read what the client did:
+// [Mailbox.Add] delivers a new message, [Mailbox.Remove] expires one,
+// [Mailbox.Contents] and [Mailbox.Deleted] tell what is left and what was
+// deleted. UIDs chooses the unique-ids. A successful login locks the
+// maildrop until its session ends, so a second concurrent login gets
+// "-ERR [IN-USE]" unless NoLock is set; LoginDelay and Expire add the
+// LOGIN-DELAY and EXPIRE capabilities of RFC 2449, and Quirks imitates real
+// servers' deviations.
+//
 // Scripts can also be kept in transcript files, read with [LoadTranscript]
 // or [ParseTranscript]:
 //

@@ -1,14 +1,15 @@
 package pop3test
 
 import (
-	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Mailbox is an in-memory POP3 server holding Messages. It serves any number
@@ -16,16 +17,25 @@ import (
 // sessions.
 //
 // Each session that logs in sees the messages remaining at that moment,
-// numbered from 1. Deletions are committed when a session in the TRANSACTION
-// state ends with QUIT; later sessions see the remaining messages renumbered.
-// Concurrent sessions do not lock the maildrop.
+// numbered from 1: its view is a snapshot, which [Mailbox.Add] and
+// [Mailbox.Remove] do not change. Deletions are committed when a session in
+// the TRANSACTION state ends with QUIT; later sessions see the remaining
+// messages renumbered.
+//
+// By default a successful login locks the maildrop until its session ends
+// (RFC 1939 section 8): a second login meanwhile is refused with
+// "-ERR [IN-USE]". A session that ends with QUIT releases the lock before it
+// answers, so a client may log in again as soon as it has read that answer.
+// Set NoLock to allow concurrent sessions.
 //
 // Mailbox supports CAPA, USER, PASS, STAT, LIST, UIDL, RETR, TOP, DELE, NOOP,
-// RSET and QUIT, and answers pipelined commands. The unique id of a message
-// is "uid-<n>", with n its 1-based index in Messages.
+// RSET and QUIT, and answers pipelined commands. The unique-id of a message
+// is taken from UIDs, by default "uid-<n>", with n its 1-based index in
+// Messages.
 //
 // The exported fields must be set before the first session starts and not
-// changed afterwards. A Mailbox must not be copied after first use.
+// changed afterwards; the methods may be called at any time, also while
+// sessions run. A Mailbox must not be copied after first use.
 type Mailbox struct {
 	// Messages holds the octets of each message. Messages should use CRLF
 	// line endings; a bare LF is served as CRLF, and a message that does not
@@ -34,6 +44,12 @@ type Mailbox struct {
 	// dot-stuffing.
 	Messages [][]byte
 
+	// UIDs holds the unique-id of each message: UIDs[i] is that of
+	// Messages[i], and a missing or empty entry means "uid-<i+1>". Unique-ids
+	// are served verbatim, so duplicates (MS-STANOPOP3 C0041), long ones and
+	// malformed ones can all be tested.
+	UIDs []string
+
 	// User and Pass are the credentials accepted by USER and PASS; an
 	// empty User means "user" and an empty Pass means "pass".
 	User, Pass string
@@ -41,14 +57,167 @@ type Mailbox struct {
 	// Pipelining makes CAPA list PIPELINING.
 	Pipelining bool
 
+	// NoLock lets sessions log in while another one holds the maildrop.
+	// By default a successful login locks the maildrop until its session
+	// ends, and another login meanwhile gets "-ERR [IN-USE] ..." (RFC 1939
+	// section 8, RFC 2449 section 8.1.1).
+	NoLock bool
+
+	// LoginDelay, when positive, makes CAPA list "LOGIN-DELAY <seconds>"
+	// (rounded up) and refuses with "-ERR [LOGIN-DELAY] ..." a login that
+	// comes sooner than LoginDelay after the previous successful login to
+	// the Mailbox (RFC 2449 sections 6.8 and 8.1.2).
+	LoginDelay time.Duration
+
+	// Expire, when not empty, makes CAPA list "EXPIRE <Expire>", such as
+	// "EXPIRE 0", "EXPIRE NEVER" or "EXPIRE 30" (RFC 2449 section 6.7). It
+	// changes nothing else: messages expire only through [Mailbox.Remove].
+	Expire string
+
+	// STLS makes CAPA list STLS and the server accept the STLS command
+	// (RFC 2595 section 4) before login. For implicit TLS, use
+	// [Mailbox.StartTLS] or [Mailbox.ServeTLS] instead.
+	STLS bool
+
+	// TLS is the server's TLS configuration for STLS and implicit TLS. If
+	// nil or without certificates, the configuration presents
+	// [Certificate] and requires TLS 1.2 or later.
+	TLS *tls.Config
+
+	// SASL lists the SASL mechanisms the server offers with AUTH (RFC 5034),
+	// among "PLAIN", "LOGIN" and "XOAUTH2"; CAPA lists them as
+	// "SASL <mechanisms>" before login. They accept the credentials of User
+	// and Pass; XOAUTH2 accepts User with the access token Token. Initial
+	// responses and the two-step form both work, and "*" cancels.
+	SASL []string
+
+	// Token is the OAuth 2.0 access token XOAUTH2 accepts; empty means
+	// "token". A wrong one is refused as Gmail does: a challenge holding a
+	// JSON error, then "-ERR [AUTH]" after the client's empty response.
+	Token string
+
+	// UTF8 makes CAPA list "UTF8 USER" and the server accept the UTF8
+	// command (RFC 6856). User and Pass are compared octet for octet, so give
+	// them in the form the client sends (PRECIS-prepared, NFC).
+	UTF8 bool
+
+	// Strict makes the server refuse, with "-ERR", what RFC 1939 and RFC
+	// 2449 do not allow even though real servers accept it: a command line
+	// over 255 octets or ending in a bare LF, an argument over 40 octets,
+	// extra arguments, message numbers with a sign or leading zeros
+	// ("LIST 01"), runs of spaces between arguments, octets outside
+	// printable ASCII (but UTF-8 credentials when UTF8 is set), STLS after
+	// UTF8, and, when UTF8 is set, RETR or TOP of a message holding non-ASCII
+	// octets before the client sent UTF8 ("-ERR [UTF8]"). Use it to test a
+	// client's own strictness.
+	Strict bool
+
+	// Record, when not nil, receives the transcript of each session when it
+	// ends, in one Write (sessions ending together are written one after the
+	// other). The transcript is in the form [ParseTranscript] reads, so
+	// [NewServer] can replay a recorded session.
+	Record io.Writer
+
+	// Quirks switches on behaviours of real servers that a client must
+	// survive; the zero value is a well-behaved server.
+	Quirks Quirks
+
 	// Greeting is the greeting line, without CRLF; the default is
 	// "+OK pop3test ready". A greeting starting with "-" is followed by
 	// closing the connection.
 	Greeting string
 
-	mu     sync.Mutex
-	inited bool
-	live   []*mailboxMessage // messages not deleted by a committed session
+	mu        sync.Mutex
+	inited    bool
+	live      []*mailboxMessage // messages not deleted by a committed session
+	deleted   []*mailboxMessage // messages deleted by committed sessions, in order
+	used      map[string]bool   // every unique-id ever held
+	added     int               // how many messages were ever held
+	locked    bool              // a session holds the maildrop
+	unlocked  chan struct{}     // closed and replaced when the lock is released
+	lastLogin time.Time         // of the previous successful login
+	now       func() time.Time  // the clock; time.Now unless a test sets it
+	recordMu  sync.Mutex        // serializes writes to Record
+	tlsOnce   sync.Once
+	tlsConfig *tls.Config // from TLS, made on first use
+}
+
+// Quirks are behaviours of real servers that a Mailbox can imitate, each
+// switched on by its field. The zero value is a well-behaved server.
+type Quirks struct {
+	// LowerCaseStatus spells the status indicators "+ok" and "-err".
+	LowerCaseStatus bool
+
+	// Tabs separates the fields of STAT replies and of LIST and UIDL lines
+	// with a tab instead of a space.
+	Tabs bool
+
+	// BareLF ends every line the server sends, message lines included, in
+	// LF alone instead of CRLF.
+	BareLF bool
+
+	// NoCAPA answers CAPA with "-ERR", like popa3d and solid-pop3d.
+	NoCAPA bool
+
+	// NoUIDL leaves UIDL out of CAPA and answers UIDL with "-ERR", like a
+	// server without the optional command.
+	NoUIDL bool
+
+	// NoTOP leaves TOP out of CAPA and answers TOP with "-ERR".
+	NoTOP bool
+
+	// NoPipelining discards whatever the client sent after a command
+	// before answering it, like a server that reads one command at a time
+	// and flushes its input: a client that pipelines although CAPA does
+	// not list PIPELINING loses commands (which of them depends on how they
+	// arrive; a batch sent in one write loses all but its first).
+	NoPipelining bool
+
+	// PipeliningAfterLogin lists PIPELINING (when Pipelining is set) only
+	// in the CAPA reply after login, as Gmail does.
+	PipeliningAfterLogin bool
+
+	// ChattyListings puts numbers in the text of the LIST and UIDL status
+	// lines ("+OK scan listing follows: 2 messages, 320 octets, 1 to 2"),
+	// which a client must not read as a listing.
+	ChattyListings bool
+
+	// TimestampGreeting ends the greeting with an APOP-style timestamp
+	// such as "<12.1700000000@pop3test>", as GNU Mailutils, Cyrus and
+	// solid-pop3d do; APOP itself is not offered.
+	TimestampGreeting bool
+
+	// TopExtraBlankLine sends an extra empty line after the header in
+	// replies to "TOP n k" with k > 0, as GNU Mailutils does.
+	TopExtraBlankLine bool
+
+	// CRCRLF ends every message line in CR CR LF in RETR and TOP, as
+	// Courier, solid-pop3d and Twisted do with messages stored with CRLF.
+	// Sizes stay those of the CRLF form.
+	CRCRLF bool
+
+	// AddHeaders adds "X-UIDL: <uid>" and "Status: O" header fields at the
+	// end of the header in RETR and TOP, as GNU Mailutils does. Sizes stay
+	// those of the message without them.
+	AddHeaders bool
+
+	// CloseAfterBadCommands, when positive, closes the connection instead
+	// of sending the negative reply that would be the session's
+	// CloseAfterBadCommands-th, as solid-pop3d (5) and WildDuck (3) do.
+	CloseAfterBadCommands int
+
+	// FailedLoginDelay delays the answer to a failed PASS or AUTH, as most
+	// servers do (Dovecot 2 s, Courier 7 s).
+	FailedLoginDelay time.Duration
+}
+
+// Message is a message of a [Mailbox] with its unique-id.
+type Message struct {
+	// UID is the unique-id the message is listed with by UIDL.
+	UID string
+	// Data holds the octets of the message as given to the Mailbox, before
+	// any change made for serving it.
+	Data []byte
 }
 
 // mailboxMessage is one message of a Mailbox, prepared for serving on first
@@ -123,7 +292,6 @@ func toCRLF(p []byte) []byte {
 var (
 	lfDot = []byte("\n.")
 	crlf  = []byte("\r\n")
-	dot   = []byte(".\r\n")
 )
 
 // dotStuff returns p dot-stuffed (a "." added before every line that starts
@@ -168,12 +336,26 @@ func dotStuff(dst, p []byte) []byte {
 // every session and waits for them to end.
 func (m *Mailbox) Start(t testing.TB) (addr string) {
 	t.Helper()
+	return m.start(t, false)
+}
+
+// StartTLS is like [Mailbox.Start], but every session begins with a TLS
+// handshake (implicit TLS, RFC 8314 section 3), as on port 995. Clients
+// trust the server's certificate with [Mailbox.CertPool] or
+// [Mailbox.ClientTLSConfig]; it is valid for 127.0.0.1, ::1 and localhost.
+func (m *Mailbox) StartTLS(t testing.TB) (addr string) {
+	t.Helper()
+	return m.start(t, true)
+}
+
+func (m *Mailbox) start(t testing.TB, implicitTLS bool) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("pop3test: %v", err)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- m.Serve(l) }()
+	go func() { errc <- m.serve(l, implicitTLS) }()
 	t.Cleanup(func() {
 		l.Close()
 		if err := <-errc; err != nil {
@@ -188,12 +370,24 @@ func (m *Mailbox) Start(t testing.TB) (addr string) {
 // for them to end and returns nil. It returns any other error from accepting
 // a connection in the same way.
 func (m *Mailbox) Serve(l net.Listener) error {
+	return m.serve(l, false)
+}
+
+// ServeTLS is like [Mailbox.Serve] with implicit TLS: every session begins
+// with a TLS handshake.
+func (m *Mailbox) ServeTLS(l net.Listener) error {
+	return m.serve(l, true)
+}
+
+func (m *Mailbox) serve(l net.Listener, implicitTLS bool) error {
 	var (
 		mu    sync.Mutex
 		conns = make(map[net.Conn]struct{})
 		wg    sync.WaitGroup
+		stop  = make(chan struct{})
 	)
 	defer func() {
+		close(stop)
 		mu.Lock()
 		for c := range conns {
 			c.Close()
@@ -215,7 +409,7 @@ func (m *Mailbox) Serve(l net.Listener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.serveConn(c)
+			m.serveConn(c, implicitTLS, stop)
 			c.Close()
 			mu.Lock()
 			delete(conns, c)
@@ -233,307 +427,203 @@ func (m *Mailbox) Remaining() int {
 	return len(m.live)
 }
 
+// Add adds a message at the end of the maildrop, as new mail arriving:
+// sessions that log in afterwards see it, sessions already logged in do not.
+// An empty uid is replaced by a fresh "uid-<n>" that no message of the
+// Mailbox has had before. Add keeps a copy of data.
+func (m *Mailbox) Add(uid string, data []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.initLocked()
+	m.addLocked(uid, bytes.Clone(data))
+}
+
+// addLocked appends a message to the maildrop, choosing its unique-id if uid
+// is empty.
+func (m *Mailbox) addLocked(uid string, raw []byte) {
+	m.added++
+	for n := m.added; uid == ""; n++ {
+		if candidate := "uid-" + strconv.Itoa(n); !m.used[candidate] {
+			uid = candidate
+		}
+	}
+	m.used[uid] = true
+	m.live = append(m.live, &mailboxMessage{uid: uid, raw: raw})
+}
+
+// Remove removes every remaining message whose unique-id is uid, as a server
+// that expires them would, and returns how many it removed. Sessions already
+// logged in still see them. Removed messages are not listed by
+// [Mailbox.Deleted].
+func (m *Mailbox) Remove(uid string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.initLocked()
+	live := m.live[:0:0]
+	for _, msg := range m.live {
+		if msg.uid != uid {
+			live = append(live, msg)
+		}
+	}
+	n := len(m.live) - len(live)
+	m.live = live
+	return n
+}
+
+// Contents returns the remaining messages, after all committed deletions, in
+// maildrop order. Each Data is a copy of the octets as given.
+func (m *Mailbox) Contents() []Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.initLocked()
+	return messages(m.live)
+}
+
+// Deleted returns the messages that sessions deleted and committed with QUIT,
+// in the order they were deleted (the order of the DELE commands within a
+// session). Messages taken away with [Mailbox.Remove] are not included. Each
+// Data is a copy of the octets as given.
+func (m *Mailbox) Deleted() []Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return messages(m.deleted)
+}
+
+func messages(msgs []*mailboxMessage) []Message {
+	out := make([]Message, len(msgs))
+	for i, msg := range msgs {
+		out[i] = Message{UID: msg.uid, Data: bytes.Clone(msg.raw)}
+	}
+	return out
+}
+
 func (m *Mailbox) initLocked() {
 	if m.inited {
 		return
 	}
 	m.inited = true
-	m.live = make([]*mailboxMessage, len(m.Messages))
+	m.used = make(map[string]bool)
+	m.unlocked = make(chan struct{})
+	if m.now == nil {
+		m.now = time.Now
+	}
+	for i, uid := range m.UIDs {
+		if i < len(m.Messages) && uid != "" {
+			m.used[uid] = true
+		}
+	}
 	for i, raw := range m.Messages {
-		m.live[i] = &mailboxMessage{uid: "uid-" + strconv.Itoa(i+1), raw: raw}
+		uid := ""
+		if i < len(m.UIDs) {
+			uid = m.UIDs[i]
+		}
+		if uid == "" {
+			uid = "uid-" + strconv.Itoa(i+1)
+		}
+		m.added = i
+		m.addLocked(uid, raw)
 	}
 }
 
-// snapshot returns the messages a session that logs in now sees.
-func (m *Mailbox) snapshot() []*mailboxMessage {
+// credentials returns the user name and password the Mailbox accepts.
+func (m *Mailbox) credentials() (user, pass string) {
+	user, pass = m.User, m.Pass
+	if user == "" {
+		user = "user"
+	}
+	if pass == "" {
+		pass = "pass"
+	}
+	return user, pass
+}
+
+// token returns the access token XOAUTH2 accepts.
+func (m *Mailbox) token() string {
+	if m.Token == "" {
+		return "token"
+	}
+	return m.Token
+}
+
+// lockGrace is how long a login that finds the maildrop locked waits for it
+// to be released before it is refused: a client that closed its previous
+// session without QUIT and logs in again at once may otherwise get there
+// before the server has seen the close.
+const lockGrace = 250 * time.Millisecond
+
+// errInUse and errLoginDelay are the reasons login refuses a session.
+var (
+	errInUse      = errors.New("[IN-USE] maildrop already locked by another session")
+	errLoginDelay = errors.New("[LOGIN-DELAY] wait before logging in again")
+)
+
+// login locks the maildrop unless NoLock is set, checks LoginDelay and
+// returns the messages the session sees.
+func (m *Mailbox) login() ([]*mailboxMessage, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.initLocked()
-	return append([]*mailboxMessage(nil), m.live...)
+	if m.locked && !m.NoLock {
+		unlocked := m.unlocked
+		m.mu.Unlock()
+		timer := time.NewTimer(lockGrace)
+		select {
+		case <-unlocked:
+		case <-timer.C:
+		}
+		timer.Stop()
+		m.mu.Lock()
+		if m.locked {
+			return nil, errInUse
+		}
+	}
+	now := m.now()
+	if m.LoginDelay > 0 && !m.lastLogin.IsZero() && now.Sub(m.lastLogin) < m.LoginDelay {
+		return nil, errLoginDelay
+	}
+	m.lastLogin = now
+	if !m.NoLock {
+		m.locked = true
+	}
+	return append([]*mailboxMessage(nil), m.live...), nil
 }
 
-// commit removes the deleted messages from the mailbox.
-func (m *Mailbox) commit(deleted map[*mailboxMessage]bool) {
+// unlock releases the lock taken by login.
+func (m *Mailbox) unlock() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.locked {
+		m.locked = false
+		close(m.unlocked)
+		m.unlocked = make(chan struct{})
+	}
+}
+
+// commit removes the messages a session deleted, in the order given, from the
+// mailbox; messages already gone (by Remove) are skipped.
+func (m *Mailbox) commit(deleted []*mailboxMessage) {
 	if len(deleted) == 0 {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	gone := make(map[*mailboxMessage]bool, len(deleted))
+	for _, msg := range deleted {
+		gone[msg] = true
+	}
 	live := make([]*mailboxMessage, 0, len(m.live))
+	present := make(map[*mailboxMessage]bool, len(deleted))
 	for _, msg := range m.live {
-		if !deleted[msg] {
+		if gone[msg] {
+			present[msg] = true
+		} else {
 			live = append(live, msg)
 		}
 	}
 	m.live = live
-}
-
-// session is one connection to a Mailbox.
-type session struct {
-	m       *Mailbox
-	w       *bufio.Writer
-	user    string
-	hasUser bool
-	authed  bool
-	msgs    []*mailboxMessage
-	deleted []bool
-}
-
-func (m *Mailbox) serveConn(c net.Conn) {
-	r := bufio.NewReaderSize(c, MaxLineLength)
-	s := &session{m: m, w: bufio.NewWriterSize(c, 64<<10)}
-	greeting := m.Greeting
-	if greeting == "" {
-		greeting = "+OK pop3test ready"
-	}
-	s.line(greeting)
-	if strings.HasPrefix(greeting, "-") {
-		s.w.Flush()
-		return
-	}
-	for {
-		// Answer a pipelined batch of commands with as few writes as
-		// possible: flush only once no further whole command is buffered.
-		if buf, _ := r.Peek(r.Buffered()); bytes.IndexByte(buf, '\n') < 0 {
-			if s.w.Flush() != nil {
-				return
-			}
-		}
-		b, err := r.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			s.line("-ERR line too long")
-			s.w.Flush()
-			return
-		}
-		if err != nil {
-			return
-		}
-		if s.command(string(b)) {
-			s.w.Flush()
-			return
+	for _, msg := range deleted {
+		if present[msg] {
+			m.deleted = append(m.deleted, msg)
 		}
 	}
-}
-
-func (s *session) line(l string) {
-	s.w.WriteString(l)
-	s.w.Write(crlf)
-}
-
-// command executes one command line and reports whether the session ends.
-func (s *session) command(line string) (quit bool) {
-	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	name, arg, _ := strings.Cut(line, " ")
-	name = strings.ToUpper(name)
-	args := strings.Fields(arg)
-
-	switch name {
-	case "CAPA":
-		s.line("+OK capability list follows")
-		s.line("TOP")
-		s.line("UIDL")
-		s.line("USER")
-		s.line("RESP-CODES")
-		if s.m.Pipelining {
-			s.line("PIPELINING")
-		}
-		s.w.Write(dot)
-		return false
-	case "QUIT":
-		if s.authed {
-			deleted := make(map[*mailboxMessage]bool)
-			for i, d := range s.deleted {
-				if d {
-					deleted[s.msgs[i]] = true
-				}
-			}
-			s.m.commit(deleted)
-		}
-		s.line("+OK pop3test signing off")
-		return true
-	case "USER", "PASS":
-		if s.authed {
-			s.line("-ERR already authenticated")
-			return false
-		}
-	case "STAT", "LIST", "UIDL", "RETR", "TOP", "DELE", "NOOP", "RSET":
-		if !s.authed {
-			s.line("-ERR not authenticated")
-			return false
-		}
-	default:
-		s.line("-ERR unknown command")
-		return false
-	}
-
-	switch name {
-	case "USER":
-		if len(args) == 0 {
-			s.line("-ERR missing user name")
-			return false
-		}
-		s.user, s.hasUser = arg, true
-		s.line("+OK send PASS")
-	case "PASS":
-		if !s.hasUser {
-			s.line("-ERR send USER first")
-			return false
-		}
-		s.hasUser = false
-		wantUser, wantPass := s.m.User, s.m.Pass
-		if wantUser == "" {
-			wantUser = "user"
-		}
-		if wantPass == "" {
-			wantPass = "pass"
-		}
-		if s.user != wantUser || arg != wantPass {
-			s.line("-ERR [AUTH] invalid user name or password")
-			return false
-		}
-		s.authed = true
-		s.msgs = s.m.snapshot()
-		s.deleted = make([]bool, len(s.msgs))
-		n, size := s.stat()
-		s.line("+OK maildrop has " + strconv.Itoa(n) + " messages (" + strconv.Itoa(size) + " octets)")
-	case "STAT":
-		n, size := s.stat()
-		s.line("+OK " + strconv.Itoa(n) + " " + strconv.Itoa(size))
-	case "LIST", "UIDL":
-		s.listing(name, args)
-	case "RETR":
-		msg, _, ok := s.message(args)
-		if !ok {
-			return false
-		}
-		s.line("+OK " + strconv.Itoa(msg.size()) + " octets")
-		s.w.Write(msg.stuffed)
-		s.w.Write(dot)
-	case "TOP":
-		s.top(args)
-	case "DELE":
-		_, i, ok := s.message(args)
-		if !ok {
-			return false
-		}
-		s.deleted[i] = true
-		s.line("+OK message " + strconv.Itoa(i+1) + " deleted")
-	case "NOOP":
-		s.line("+OK")
-	case "RSET":
-		clear(s.deleted)
-		n, size := s.stat()
-		s.line("+OK maildrop has " + strconv.Itoa(n) + " messages (" + strconv.Itoa(size) + " octets)")
-	}
-	return false
-}
-
-// stat returns the number and total size of the messages not marked as
-// deleted.
-func (s *session) stat() (n, size int) {
-	for i, msg := range s.msgs {
-		if !s.deleted[i] {
-			n++
-			size += msg.size()
-		}
-	}
-	return n, size
-}
-
-// message looks up the message numbered by args[0], replying with an error
-// if there is none.
-func (s *session) message(args []string) (msg *mailboxMessage, index int, ok bool) {
-	if len(args) == 0 {
-		s.line("-ERR missing message number")
-		return nil, 0, false
-	}
-	n, err := strconv.Atoi(args[0])
-	if err != nil || n < 1 || args[0][0] == '+' {
-		s.line("-ERR invalid message number")
-		return nil, 0, false
-	}
-	if n > len(s.msgs) {
-		s.line("-ERR no such message")
-		return nil, 0, false
-	}
-	if s.deleted[n-1] {
-		s.line("-ERR message " + args[0] + " already deleted")
-		return nil, 0, false
-	}
-	return s.msgs[n-1], n - 1, true
-}
-
-// listing answers LIST and UIDL.
-func (s *session) listing(name string, args []string) {
-	entry := func(i int, msg *mailboxMessage) string {
-		if name == "LIST" {
-			return strconv.Itoa(i+1) + " " + strconv.Itoa(msg.size())
-		}
-		return strconv.Itoa(i+1) + " " + msg.uid
-	}
-	if len(args) > 0 {
-		msg, i, ok := s.message(args)
-		if ok {
-			s.line("+OK " + entry(i, msg))
-		}
-		return
-	}
-	if name == "LIST" {
-		n, size := s.stat()
-		s.line("+OK " + strconv.Itoa(n) + " messages (" + strconv.Itoa(size) + " octets)")
-	} else {
-		s.line("+OK unique-id listing follows")
-	}
-	for i, msg := range s.msgs {
-		if !s.deleted[i] {
-			s.line(entry(i, msg))
-		}
-	}
-	s.w.Write(dot)
-}
-
-// top answers TOP: the header, the blank line and the first lines of the
-// body.
-func (s *session) top(args []string) {
-	if len(args) < 2 {
-		s.line("-ERR usage: TOP msg lines")
-		return
-	}
-	msg, _, ok := s.message(args)
-	if !ok {
-		return
-	}
-	k, err := strconv.Atoi(args[1])
-	if err != nil || k < 0 || args[1][0] == '+' {
-		s.line("-ERR invalid number of lines")
-		return
-	}
-	msg.prepare()
-	data := msg.data
-	var end int
-	switch {
-	case bytes.HasPrefix(data, crlf):
-		end = 2
-	default:
-		if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
-			end = i + 4
-		} else {
-			end = len(data)
-		}
-	}
-	for ; k > 0 && end < len(data); k-- {
-		i := bytes.IndexByte(data[end:], '\n')
-		if i < 0 {
-			end = len(data)
-			break
-		}
-		end += i + 1
-	}
-	s.line("+OK top of message follows")
-	if end == len(data) {
-		s.w.Write(msg.stuffed)
-	} else {
-		s.w.Write(dotStuff(nil, data[:end]))
-	}
-	s.w.Write(dot)
 }

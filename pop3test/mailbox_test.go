@@ -148,7 +148,7 @@ func TestMailboxCapa(t *testing.T) {
 		c := dial(t, m.Start(t))
 		c.expectLine("+OK pop3test ready")
 		c.okCmd("CAPA")
-		want := "TOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\n"
+		want := "TOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 		if pipelining {
 			want += "PIPELINING\r\n"
 		}
@@ -386,7 +386,7 @@ func TestMailboxLongLine(t *testing.T) {
 
 func TestMailboxConcurrentSessions(t *testing.T) {
 	const sessions = 8
-	m := &Mailbox{Pipelining: true}
+	m := &Mailbox{Pipelining: true, NoLock: true}
 	for i := range 20 {
 		m.Messages = append(m.Messages, bytes.Repeat([]byte(fmt.Sprintf(".line %d\r\n", i)), 1000))
 	}

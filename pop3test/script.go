@@ -2,6 +2,7 @@ package pop3test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -36,16 +37,20 @@ const (
 	stepStall
 	stepCut
 	stepExpectClosed
+	stepTLS
+	stepTLSFailure
 )
 
 // Step is one action in a script played by a [Server].
 //
 // The zero Step is invalid; build steps with [Send], [Reply], [Expect],
-// [ExpectRaw], [Stall], [Cut] and [ExpectClosed].
+// [ExpectRaw], [Stall], [Cut], [ExpectClosed], [StartTLS], [StartTLSConfig]
+// and [ExpectTLSFailure].
 type Step struct {
 	kind stepKind
 	data string
 	d    time.Duration
+	tls  *tls.Config
 }
 
 // Send returns a Step that writes raw to the client exactly as given, in one
@@ -107,6 +112,34 @@ func ExpectClosed() Step {
 	return Step{kind: stepExpectClosed}
 }
 
+// StartTLS returns a Step that runs the server side of a TLS handshake on
+// the connection; the rest of the script runs over TLS. Placed after the
+// reply to STLS it plays RFC 2595's STLS; as the first step it makes an
+// implicit-TLS server (RFC 8314). The server presents [Certificate], which
+// clients trust with [CertPool] or [ClientTLSConfig], and requires TLS 1.2 or
+// later. Octets the client sent before the handshake fail the script: a
+// client must wait for the reply to STLS. The handshake is bounded like
+// every read.
+func StartTLS() Step {
+	return Step{kind: stepTLS}
+}
+
+// StartTLSConfig is like [StartTLS] with the server configuration cfg, for
+// example to offer only old protocol versions. If cfg has no certificate,
+// [Certificate] is used; cfg itself is not modified.
+func StartTLSConfig(cfg *tls.Config) Step {
+	return Step{kind: stepTLS, tls: cfg}
+}
+
+// ExpectTLSFailure returns a Step that runs the server side of a TLS
+// handshake that must fail, because the client refuses the certificate or
+// the protocol version, and fails the script if it succeeds. cfg is as for
+// [StartTLSConfig]; nil means the configuration of [StartTLS]. It must be
+// the last step of a script.
+func ExpectTLSFailure(cfg *tls.Config) Step {
+	return Step{kind: stepTLSFailure, tls: cfg}
+}
+
 // String describes the step in the form of the call that built it.
 func (st Step) String() string {
 	switch st.kind {
@@ -123,6 +156,13 @@ func (st Step) String() string {
 		return "Cut()"
 	case stepExpectClosed:
 		return "ExpectClosed()"
+	case stepTLS:
+		if st.tls != nil {
+			return "StartTLSConfig(...)"
+		}
+		return "StartTLS()"
+	case stepTLSFailure:
+		return "ExpectTLSFailure(...)"
 	}
 	return "Step{}"
 }
@@ -141,7 +181,8 @@ func validate(steps []Step) error {
 			if st.d < 0 {
 				return fmt.Errorf("step %d: negative stall %v", n, st.d)
 			}
-		case stepCut, stepExpectClosed:
+		case stepTLS:
+		case stepCut, stepExpectClosed, stepTLSFailure:
 			if n != len(steps) {
 				return fmt.Errorf("step %d: %v must be the last step, but %d more follow", n, st, len(steps)-n)
 			}
@@ -408,6 +449,31 @@ func (s *Server) serve(c net.Conn) {
 		case stepCut:
 			s.logf("-- cut")
 			return
+		case stepTLS, stepTLSFailure:
+			if r.Buffered() > 0 {
+				b, _ := r.Peek(r.Buffered())
+				s.fail("step %d: client sent %s before the TLS handshake", n, quote(string(b)))
+				return
+			}
+			tc := tls.Server(c, serverTLSConfig(st.tls))
+			tc.SetDeadline(time.Now().Add(s.cfg.ioTimeout))
+			err := tc.Handshake()
+			tc.SetDeadline(time.Time{})
+			if st.kind == stepTLSFailure {
+				if err == nil {
+					s.fail("step %d: the TLS handshake succeeded, script expected it to fail", n)
+				} else {
+					s.logf("-- TLS handshake failed as expected: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				s.fail("step %d: TLS handshake: %v", n, err)
+				return
+			}
+			s.logf("-- TLS handshake done")
+			c = tc
+			r = bufio.NewReaderSize(c, MaxLineLength)
 		case stepExpectClosed:
 			line, err := s.readLine(c, r)
 			switch {
@@ -507,7 +573,7 @@ func isTimeout(err error) bool {
 // connection. A client that closes with unread data makes its side send a
 // reset instead of a FIN.
 func isPeerClosed(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // quote quotes data for messages, shortening long data.

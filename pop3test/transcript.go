@@ -14,6 +14,8 @@ import (
 //
 //   - "S: <bytes>": bytes the server sends;
 //   - "C: <bytes>": a line the server expects from the client;
+//   - "! STARTTLS": a TLS handshake, the [StartTLS] step; the lines after it
+//     are exchanged over TLS;
 //   - a comment, starting with "#";
 //   - an empty line (or one of only spaces and tabs), which is ignored.
 //
@@ -53,6 +55,9 @@ func ParseTranscript(r io.Reader) ([]Step, error) {
 		switch {
 		case strings.Trim(content, " \t") == "":
 		case strings.HasPrefix(content, "#"):
+		case strings.EqualFold(strings.TrimRight(content, " \t"), tlsDirective):
+			flush()
+			steps = append(steps, StartTLS())
 		case content == "S:" || strings.HasPrefix(content, "S: "):
 			pending.WriteString(payload(line))
 			sending = true
@@ -64,7 +69,7 @@ func ParseTranscript(r io.Reader) ([]Step, error) {
 			flush()
 			steps = append(steps, ExpectRaw(raw))
 		default:
-			return nil, fmt.Errorf(`transcript line %d: want "S: ", "C: ", "#" or an empty line, got %q`, n, line)
+			return nil, fmt.Errorf(`transcript line %d: want "S: ", "C: ", "#", %q or an empty line, got %q`, n, tlsDirective, line)
 		}
 		if err == io.EOF {
 			break
@@ -73,6 +78,9 @@ func ParseTranscript(r io.Reader) ([]Step, error) {
 	flush()
 	return steps, nil
 }
+
+// tlsDirective is the transcript line that stands for a TLS handshake.
+const tlsDirective = "! STARTTLS"
 
 // payload returns the bytes of an "S: " or "C: " line after its prefix,
 // including the terminator.

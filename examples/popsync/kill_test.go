@@ -25,7 +25,7 @@ var (
 	buildErr  error
 )
 
-func popsyncBinary(t *testing.T) string {
+func popsyncBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "popsync-bin-")
@@ -56,6 +56,8 @@ type proxy struct {
 	onQuit      bool
 	forwardQuit bool
 	trip        func()
+	stall       bool // at the limit, hold the connection open instead of closing it
+	quit        chan struct{}
 	sent        atomic.Int64
 	tripped     atomic.Bool
 	wg          sync.WaitGroup
@@ -67,7 +69,7 @@ func startProxy(t *testing.T, target string, p *proxy) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.l, p.target = l, target
+	p.l, p.target, p.quit = l, target, make(chan struct{})
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -80,7 +82,7 @@ func startProxy(t *testing.T, target string, p *proxy) string {
 			go func() { defer p.wg.Done(); p.serve(c) }()
 		}
 	}()
-	t.Cleanup(func() { l.Close(); p.wg.Wait() })
+	t.Cleanup(func() { l.Close(); close(p.quit); p.wg.Wait() })
 	return l.Addr().String()
 }
 
@@ -147,6 +149,9 @@ func (p *proxy) serve(client net.Conn) {
 					client.Write(chunk)
 					p.sent.Add(int64(len(chunk)))
 					p.fire()
+					if p.stall {
+						<-p.quit
+					}
 					return
 				}
 			}
@@ -178,7 +183,7 @@ func (p *proxy) forward(client net.Conn) {
 }
 
 // runBinary runs popsync as a process; trip kills it or signals it.
-func runBinary(t *testing.T, addr, dir string, extra ...string) *exec.Cmd {
+func runBinary(t testing.TB, addr, dir string, extra ...string) *exec.Cmd {
 	t.Helper()
 	args := append([]string{"-addr", addr, "-user", "user", "-tls", "none", "-maildir", dir, "-timeout", "5s"}, extra...)
 	cmd := exec.Command(popsyncBinary(t), args...)
@@ -283,7 +288,7 @@ func TestInterrupt(t *testing.T) {
 	msgs := testMessages(40)
 	mb := &pop3test.Mailbox{Messages: msgs, Pipelining: true}
 	stalled := make(chan struct{})
-	p := &proxy{limit: 6000, trip: func() { close(stalled) }}
+	p := &proxy{limit: 6000, stall: true, trip: func() { close(stalled) }}
 	addr := startProxy(t, mb.Start(t), p)
 	dir := t.TempDir()
 	cmd := runBinary(t, addr, dir, "-delete-after", "0s", "-timeout", "1m")

@@ -16,15 +16,22 @@ import (
 )
 
 // maildir delivers messages of one account into a Maildir: each message is written to
-// tmp/, synced, renamed into new/, and the directory synced, before deliver returns. Its
-// file name carries a digest of the account, the unique-id and the content, so a run that
-// was killed after storing a message but before recording it finds the file and does not
-// store it again.
+// tmp/ and renamed into new/. Its file name carries a digest of the account, the unique-id
+// and the content, so a run that was killed after storing a message but before recording
+// it finds the file and does not store it again.
+//
+// The files are made durable in groups: flush makes every file delivered since the last
+// flush durable, with one syncfs(2) on Linux (elsewhere an fsync of each file, run
+// concurrently so that the file system commits them together, and then of new/), and
+// durableStore calls it before each Commit of the sync state. So a unique-id is recorded
+// only once its message is on disk, which is the order Sync needs, at a fraction of the
+// cost of two fsyncs per message.
 type maildir struct {
 	dir     string
 	account string
 	tag     string          // digest of the account, in the names of its tmp files
 	have    map[string]bool // names already in new/ or cur/ (without the ":2," flags)
+	pending []string        // files renamed into new/ and not yet fsynced
 }
 
 // openMaildir creates dir/{tmp,new,cur}, removes the account's tmp files left by a killed
@@ -67,7 +74,7 @@ func (m *maildir) statePath() string {
 
 var safeAccount = regexp.MustCompile(`[^A-Za-z0-9@._-]+`)
 
-// deliver stores one message, CRLF turned into LF, and returns once it is durable.
+// deliver stores one message, CRLF turned into LF; flush makes it durable.
 func (m *maildir) deliver(msg pop3.SyncMessage, body io.Reader) error {
 	tmp, err := os.CreateTemp(filepath.Join(m.dir, "tmp"), "popsync-"+m.tag+"-*")
 	if err != nil {
@@ -84,27 +91,98 @@ func (m *maildir) deliver(msg pop3.SyncMessage, body io.Reader) error {
 	if err == nil {
 		err = w.Flush()
 	}
-	if err == nil {
-		err = tmp.Sync()
-	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return err
 	}
-	name := m.fileName(msg.UID, h.Sum(nil))
-	if m.have[name] {
+	sum := h.Sum(nil)
+	name := m.fileName(msg.UID, sum)
+	final := filepath.Join(m.dir, "new", name)
+	if m.have[name] && sameContent(m.dir, name, sum) {
 		return nil // stored by an earlier run that did not get to record it
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(m.dir, "new", name)); err != nil {
-		return err
-	}
-	if err := syncDir(filepath.Join(m.dir, "new")); err != nil {
+	if err := os.Rename(tmp.Name(), final); err != nil {
 		return err
 	}
 	m.have[name] = true
+	m.pending = append(m.pending, final)
 	return nil
+}
+
+// sameContent reports whether the message name, in new/ or cur/, holds the octets whose
+// SHA-256 is sum: a file left by a crash of the machine before it was flushed may be
+// empty or cut, and is then written again.
+func sameContent(dir, name string, sum []byte) bool {
+	for _, sub := range []string{"new", "cur"} {
+		matches, _ := filepath.Glob(filepath.Join(dir, sub, name+"*"))
+		for _, path := range matches {
+			f, err := os.Open(path)
+			if err != nil {
+				continue
+			}
+			h := sha256.New()
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err == nil && bytes.Equal(h.Sum(nil), sum) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// flush makes the messages delivered since the last flush durable: their data, then
+// their names in new/.
+func (m *maildir) flush() error {
+	if len(m.pending) == 0 {
+		return nil
+	}
+	if ok, err := syncAll(m.dir); err != nil {
+		return err
+	} else if ok {
+		m.pending = m.pending[:0]
+		return nil
+	}
+	errs := make(chan error, len(m.pending))
+	sem := make(chan struct{}, 32)
+	for _, path := range m.pending {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			errs <- syncFile(path)
+		}()
+	}
+	var first error
+	for range m.pending {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	if err := syncFile(filepath.Join(m.dir, "new")); err != nil {
+		return err
+	}
+	m.pending = m.pending[:0]
+	return nil
+}
+
+// durableStore is the sync state, committed only after the messages it records are on
+// disk.
+type durableStore struct {
+	*pop3.SyncFile
+	md *maildir
+}
+
+// Commit flushes the Maildir, then commits the change.
+func (s durableStore) Commit(ch pop3.SyncChange) error {
+	if err := s.md.flush(); err != nil {
+		return err
+	}
+	return s.SyncFile.Commit(ch)
 }
 
 // fileName is the Maildir name of a message: the same for the same account, unique-id and
@@ -116,14 +194,14 @@ func (m *maildir) fileName(uid string, content []byte) string {
 	return "popsync." + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// syncDir makes the renames in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// syncFile fsyncs a file or a directory.
+func syncFile(path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return err

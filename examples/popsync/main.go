@@ -135,10 +135,11 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) (pop3.SyncResult, e
 	if err != nil {
 		return pop3.SyncResult{}, err
 	}
-	store, err := pop3.OpenSyncFile(md.statePath())
+	file, err := pop3.OpenSyncFile(md.statePath())
 	if err != nil {
 		return pop3.SyncResult{}, err
 	}
+	store := durableStore{file, md}
 	c, err := cfg.Dial(ctx, opts)
 	if err != nil {
 		return pop3.SyncResult{}, err

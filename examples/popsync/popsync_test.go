@@ -2,15 +2,14 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/popwire/pop3"
 	"github.com/popwire/pop3/examples/internal/demo"
 	"github.com/popwire/pop3/pop3test"
 )
@@ -182,6 +181,21 @@ func TestErrors(t *testing.T) {
 		t.Errorf("silent server: exit %d, %q", code, errs)
 	}
 
+	// A mailbox locked by another session.
+	holder, err := pop3.Dial(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if err := holder.Login("user", "pass"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("POP3_PASSWORD", "pass")
+	code, _, errs = runPopsync(t, "-addr", addr, "-user", "user", "-tls", "none", "-maildir", t.TempDir())
+	if code != 1 || !strings.Contains(errs, "[IN-USE]") || !strings.Contains(errs, "locked") {
+		t.Errorf("locked mailbox: exit %d, %q", code, errs)
+	}
+
 	code, _, errs = runPopsync(t, "-addr", addr)
 	if code != 2 || !strings.Contains(errs, "-user") {
 		t.Errorf("missing -user: exit %d, %q", code, errs)
@@ -209,6 +223,3 @@ func TestLFWriter(t *testing.T) {
 		}
 	}
 }
-
-var _ = io.Discard
-var _ = time.Second

@@ -1,0 +1,4 @@
+package main
+
+// sysSyncfs is the number of the syncfs system call on linux/arm64.
+const sysSyncfs = 267
