@@ -272,3 +272,136 @@ func TestMailboxSASLForClient(t *testing.T) {
 		t.Fatalf("AUTH LOGIN: %v", err)
 	}
 }
+
+// clientSession runs a whole session of the Client against addr, using each command the
+// server offers, and returns the body of message 1 as Retr read it.
+func clientSession(t *testing.T, addr string, opts *pop3.Options) string {
+	t.Helper()
+	c, err := pop3.Dial(addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("user", "pass"); err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	if n, _, err := c.Stat(); err != nil || n != 2 {
+		t.Fatalf("Stat = %d, %v", n, err)
+	}
+	if list, err := c.List(); err != nil || len(list) != 2 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	caps, err := c.Capabilities()
+	if err != nil && !errors.As(err, new(*pop3.Error)) {
+		t.Fatalf("Capabilities: %v", err)
+	}
+	if caps.Has("UIDL") {
+		if list, err := c.UIDL(); err != nil || len(list) != 2 {
+			t.Fatalf("UIDL = %v, %v", list, err)
+		}
+	}
+	if caps.Has("TOP") {
+		r, err := c.Top(2, 1)
+		if err != nil {
+			t.Fatalf("Top: %v", err)
+		}
+		if _, err := io.ReadAll(r); err != nil {
+			t.Fatalf("Top body: %v", err)
+		}
+	}
+	var first string
+	err = c.RetrEach([]int{1, 2}, func(n int, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		if n == 1 {
+			first = string(b)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("RetrEach: %v", err)
+	}
+	if err := c.Dele(2); err != nil {
+		t.Fatalf("Dele: %v", err)
+	}
+	if err := c.Quit(); err != nil {
+		t.Fatalf("Quit: %v", err)
+	}
+	return first
+}
+
+var quirkMessages = [][]byte{
+	[]byte("Subject: one\r\n\r\nfirst line\r\n.dot line\r\n"),
+	[]byte("Subject: two\r\n\r\nsecond\r\n"),
+}
+
+// The Client survives every quirk of real servers that Mailbox imitates: each whole session
+// succeeds, message 1 arrives with its text, and the DELE is committed.
+func TestMailboxQuirksForClient(t *testing.T) {
+	for name, q := range map[string]pop3test.Quirks{
+		"none":                  {},
+		"LowerCaseStatus":       {LowerCaseStatus: true},
+		"Tabs":                  {Tabs: true},
+		"BareLF":                {BareLF: true},
+		"NoCAPA":                {NoCAPA: true},
+		"NoUIDL":                {NoUIDL: true},
+		"NoTOP":                 {NoTOP: true},
+		"NoPipelining":          {NoPipelining: true},
+		"PipeliningAfterLogin":  {PipeliningAfterLogin: true},
+		"ChattyListings":        {ChattyListings: true},
+		"TimestampGreeting":     {TimestampGreeting: true},
+		"TopExtraBlankLine":     {TopExtraBlankLine: true},
+		"CRCRLF":                {CRCRLF: true},
+		"AddHeaders":            {AddHeaders: true},
+		"CloseAfterBadCommands": {CloseAfterBadCommands: 3},
+		"FailedLoginDelay":      {FailedLoginDelay: time.Millisecond},
+	} {
+		t.Run(name, func(t *testing.T) {
+			mb := &pop3test.Mailbox{Messages: quirkMessages, Quirks: q, Pipelining: name != "NoPipelining"}
+			body := clientSession(t, mb.Start(t), nil)
+			for _, want := range []string{"Subject: one", "first line", ".dot line"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("message 1 as read: %q; it lacks %q", body, want)
+				}
+			}
+			if got := mb.Deleted(); len(got) != 1 || got[0].UID != "uid-2" {
+				t.Errorf("Deleted = %v", got)
+			}
+		})
+	}
+}
+
+// The Client sends nothing a strict Mailbox refuses, over TLS and with UTF-8 credentials too.
+func TestMailboxStrictForClient(t *testing.T) {
+	mb := &pop3test.Mailbox{Messages: quirkMessages, Strict: true, Pipelining: true, STLS: true}
+	clientSession(t, mb.Start(t), nil)
+	mb = &pop3test.Mailbox{Messages: quirkMessages, Strict: true, UTF8: true, User: "jürgen", Pass: "pässwörd"}
+	if _, err := pop3.DialStartTLS(mb.Start(t), &pop3.Options{TLSConfig: mb.ClientTLSConfig()}); err == nil {
+		t.Fatal("DialStartTLS to a Mailbox without STLS succeeded")
+	}
+	c, err := pop3.Dial(mb.Start(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("jürgen", "pässwörd"); err != nil {
+		t.Fatalf("UTF-8 Login on a strict Mailbox: %v", err)
+	}
+}
+
+// A Client session recorded from a Mailbox replays against a script Server: the same calls
+// get the same results, and the Client sends the same octets.
+func TestMailboxRecordForClient(t *testing.T) {
+	mb := &pop3test.Mailbox{Messages: quirkMessages, Pipelining: true, Record: true}
+	want := clientSession(t, mb.Start(t), nil)
+	steps, err := pop3test.ParseTranscript(strings.NewReader(mb.Transcripts()[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := pop3test.NewServer(t, append(steps, pop3test.Cut())...)
+	if got := clientSession(t, srv.Addr(), nil); got != want {
+		t.Errorf("replayed Retr = %q, recorded %q", got, want)
+	}
+	if err := srv.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
