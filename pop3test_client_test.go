@@ -6,7 +6,9 @@ package pop3_test
 
 import (
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"reflect"
@@ -403,5 +405,87 @@ func TestMailboxRecordForClient(t *testing.T) {
 	}
 	if err := srv.Wait(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// clientLines returns the command lines of a transcript, without their terminators.
+func clientLines(transcript string) []string {
+	var out []string
+	for _, l := range strings.SplitAfter(transcript, "\n") {
+		if cmd, ok := strings.CutPrefix(l, "C: "); ok {
+			out = append(out, strings.TrimRight(cmd, "\r\n"))
+		}
+	}
+	return out
+}
+
+// The command order documented in package pop3test ("Command order of the pop3 Client"):
+// which Client calls send CAPA, and when. A script for the Client follows this order; if
+// this test fails, update that documentation with it.
+func TestClientCommandOrder(t *testing.T) {
+	msgs := [][]byte{[]byte("Subject: a\r\n\r\na\r\n"), []byte("Subject: b\r\n\r\nb\r\n"), []byte("Subject: c\r\n\r\nc\r\n")}
+	mb := &pop3test.Mailbox{Messages: msgs, Record: true, Pipelining: true, STLS: true, SASL: []string{"PLAIN", "XOAUTH2"}, NoLock: true}
+	addr := mb.Start(t)
+	login := func(c *pop3.Client) error { return c.Login("user", "pass") }
+	discard := func(int, io.Reader) error { return nil }
+	for _, tc := range []struct {
+		name string
+		run  func(c *pop3.Client) error
+		want string
+	}{
+		{"Dial", func(c *pop3.Client) error { return nil }, ""},
+		{"Login", login, "USER user|PASS pass"},
+		{"Login non-ASCII", func(c *pop3.Client) error {
+			if err := c.Login("user", "päss"); !errors.As(err, new(*pop3.Error)) {
+				return fmt.Errorf("want the server's refusal, got %v", err)
+			}
+			return nil
+		}, "CAPA|AUTH PLAIN AHVzZXIAcMOkc3M="},
+		{"Auth", func(c *pop3.Client) error { return c.Auth(pop3.NewXOAuth2Client("user", "token")) },
+			"CAPA|AUTH XOAUTH2 " + base64.StdEncoding.EncodeToString([]byte("user=user\x01auth=Bearer token\x01\x01"))},
+		{"StartTLS", func(c *pop3.Client) error { return c.StartTLS(mb.ClientTLSConfig()) }, "STLS|CAPA"},
+		{"Stat List UIDL Noop", func(c *pop3.Client) error {
+			login(c)
+			c.Stat()
+			c.List()
+			c.UIDL()
+			return c.Noop()
+		}, "USER user|PASS pass|STAT|LIST|UIDL|NOOP"},
+		{"Retr Top Dele", func(c *pop3.Client) error {
+			login(c)
+			r, _ := c.Retr(1)
+			io.ReadAll(r)
+			r, _ = c.Top(2, 0)
+			io.ReadAll(r)
+			return c.Dele(1)
+		}, "USER user|PASS pass|RETR 1|TOP 2 0|DELE 1"},
+		{"RetrEach TopEach DeleEach", func(c *pop3.Client) error {
+			login(c)
+			c.RetrEach([]int{1, 2}, discard)
+			c.TopEach([]int{1}, 0, discard)
+			return c.DeleEach([]int{1, 2})
+		}, "USER user|PASS pass|CAPA|RETR 1|RETR 2|TOP 1 0|DELE 1|DELE 2"},
+		{"Capabilities before and after Login", func(c *pop3.Client) error {
+			c.Capabilities()
+			c.Capabilities()
+			login(c)
+			_, err := c.Capabilities()
+			return err
+		}, "CAPA|USER user|PASS pass|CAPA"},
+	} {
+		c, err := pop3.Dial(addr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.run(c); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		c.Quit()
+		transcripts := mb.Transcripts()
+		got := strings.Join(clientLines(transcripts[len(transcripts)-1]), "|")
+		want := strings.TrimPrefix(tc.want+"|QUIT", "|")
+		if got != want {
+			t.Errorf("%s sent %s; documented: %s", tc.name, got, want)
+		}
 	}
 }

@@ -28,9 +28,11 @@ import (
 // Set NoLock to allow concurrent sessions.
 //
 // Mailbox supports CAPA, USER, PASS, STAT, LIST, UIDL, RETR, TOP, DELE, NOOP,
-// RSET and QUIT, and answers pipelined commands. The unique-id of a message
+// RSET and QUIT, and STLS, AUTH and UTF8 when the fields STLS, SASL and UTF8
+// ask for them; it answers pipelined commands. The unique-id of a message
 // is taken from UIDs, by default "uid-<n>", with n its 1-based index in
-// Messages.
+// Messages. Its CAPA lists TOP, UIDL, USER (before login), RESP-CODES,
+// AUTH-RESP-CODE and what the fields add.
 //
 // The exported fields must be set before the first session starts and not
 // changed afterwards; the methods may be called at any time, also while
