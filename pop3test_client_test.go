@@ -6,7 +6,9 @@ package pop3_test
 
 import (
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"reflect"
@@ -270,5 +272,220 @@ func TestMailboxSASLForClient(t *testing.T) {
 	defer c2.Close()
 	if err := c2.Auth(sasl.NewLoginClient("alice@example.com", "pass")); err != nil {
 		t.Fatalf("AUTH LOGIN: %v", err)
+	}
+}
+
+// clientSession runs a whole session of the Client against addr, using each command the
+// server offers, and returns the body of message 1 as Retr read it.
+func clientSession(t *testing.T, addr string, opts *pop3.Options) string {
+	t.Helper()
+	c, err := pop3.Dial(addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("user", "pass"); err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	if n, _, err := c.Stat(); err != nil || n != 2 {
+		t.Fatalf("Stat = %d, %v", n, err)
+	}
+	if list, err := c.List(); err != nil || len(list) != 2 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	caps, err := c.Capabilities()
+	if err != nil && !errors.As(err, new(*pop3.Error)) {
+		t.Fatalf("Capabilities: %v", err)
+	}
+	if caps.Has("UIDL") {
+		if list, err := c.UIDL(); err != nil || len(list) != 2 {
+			t.Fatalf("UIDL = %v, %v", list, err)
+		}
+	}
+	if caps.Has("TOP") {
+		r, err := c.Top(2, 1)
+		if err != nil {
+			t.Fatalf("Top: %v", err)
+		}
+		if _, err := io.ReadAll(r); err != nil {
+			t.Fatalf("Top body: %v", err)
+		}
+	}
+	var first string
+	err = c.RetrEach([]int{1, 2}, func(n int, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		if n == 1 {
+			first = string(b)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("RetrEach: %v", err)
+	}
+	if err := c.Dele(2); err != nil {
+		t.Fatalf("Dele: %v", err)
+	}
+	if err := c.Quit(); err != nil {
+		t.Fatalf("Quit: %v", err)
+	}
+	return first
+}
+
+var quirkMessages = [][]byte{
+	[]byte("Subject: one\r\n\r\nfirst line\r\n.dot line\r\n"),
+	[]byte("Subject: two\r\n\r\nsecond\r\n"),
+}
+
+// The Client survives every quirk of real servers that Mailbox imitates: each whole session
+// succeeds, message 1 arrives with its text, and the DELE is committed.
+func TestMailboxQuirksForClient(t *testing.T) {
+	for name, q := range map[string]pop3test.Quirks{
+		"none":                  {},
+		"LowerCaseStatus":       {LowerCaseStatus: true},
+		"Tabs":                  {Tabs: true},
+		"BareLF":                {BareLF: true},
+		"NoCAPA":                {NoCAPA: true},
+		"NoUIDL":                {NoUIDL: true},
+		"NoTOP":                 {NoTOP: true},
+		"NoPipelining":          {NoPipelining: true},
+		"PipeliningAfterLogin":  {PipeliningAfterLogin: true},
+		"ChattyListings":        {ChattyListings: true},
+		"TimestampGreeting":     {TimestampGreeting: true},
+		"TopExtraBlankLine":     {TopExtraBlankLine: true},
+		"CRCRLF":                {CRCRLF: true},
+		"AddHeaders":            {AddHeaders: true},
+		"CloseAfterBadCommands": {CloseAfterBadCommands: 3},
+		"FailedLoginDelay":      {FailedLoginDelay: time.Millisecond},
+	} {
+		t.Run(name, func(t *testing.T) {
+			mb := &pop3test.Mailbox{Messages: quirkMessages, Quirks: q, Pipelining: name != "NoPipelining"}
+			body := clientSession(t, mb.Start(t), nil)
+			for _, want := range []string{"Subject: one", "first line", ".dot line"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("message 1 as read: %q; it lacks %q", body, want)
+				}
+			}
+			if got := mb.Deleted(); len(got) != 1 || got[0].UID != "uid-2" {
+				t.Errorf("Deleted = %v", got)
+			}
+		})
+	}
+}
+
+// The Client sends nothing a strict Mailbox refuses, over TLS and with UTF-8 credentials too.
+func TestMailboxStrictForClient(t *testing.T) {
+	mb := &pop3test.Mailbox{Messages: quirkMessages, Strict: true, Pipelining: true, STLS: true}
+	clientSession(t, mb.Start(t), nil)
+	mb = &pop3test.Mailbox{Messages: quirkMessages, Strict: true, UTF8: true, User: "jürgen", Pass: "pässwörd"}
+	if _, err := pop3.DialStartTLS(mb.Start(t), &pop3.Options{TLSConfig: mb.ClientTLSConfig()}); err == nil {
+		t.Fatal("DialStartTLS to a Mailbox without STLS succeeded")
+	}
+	c, err := pop3.Dial(mb.Start(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("jürgen", "pässwörd"); err != nil {
+		t.Fatalf("UTF-8 Login on a strict Mailbox: %v", err)
+	}
+}
+
+// A Client session recorded from a Mailbox replays against a script Server: the same calls
+// get the same results, and the Client sends the same octets.
+func TestMailboxRecordForClient(t *testing.T) {
+	mb := &pop3test.Mailbox{Messages: quirkMessages, Pipelining: true, Record: true}
+	want := clientSession(t, mb.Start(t), nil)
+	steps, err := pop3test.ParseTranscript(strings.NewReader(mb.Transcripts()[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := pop3test.NewServer(t, append(steps, pop3test.Cut())...)
+	if got := clientSession(t, srv.Addr(), nil); got != want {
+		t.Errorf("replayed Retr = %q, recorded %q", got, want)
+	}
+	if err := srv.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// clientLines returns the command lines of a transcript, without their terminators.
+func clientLines(transcript string) []string {
+	var out []string
+	for _, l := range strings.SplitAfter(transcript, "\n") {
+		if cmd, ok := strings.CutPrefix(l, "C: "); ok {
+			out = append(out, strings.TrimRight(cmd, "\r\n"))
+		}
+	}
+	return out
+}
+
+// The command order documented in package pop3test ("Command order of the pop3 Client"):
+// which Client calls send CAPA, and when. A script for the Client follows this order; if
+// this test fails, update that documentation with it.
+func TestClientCommandOrder(t *testing.T) {
+	msgs := [][]byte{[]byte("Subject: a\r\n\r\na\r\n"), []byte("Subject: b\r\n\r\nb\r\n"), []byte("Subject: c\r\n\r\nc\r\n")}
+	mb := &pop3test.Mailbox{Messages: msgs, Record: true, Pipelining: true, STLS: true, SASL: []string{"PLAIN", "XOAUTH2"}, NoLock: true}
+	addr := mb.Start(t)
+	login := func(c *pop3.Client) error { return c.Login("user", "pass") }
+	discard := func(int, io.Reader) error { return nil }
+	for _, tc := range []struct {
+		name string
+		run  func(c *pop3.Client) error
+		want string
+	}{
+		{"Dial", func(c *pop3.Client) error { return nil }, ""},
+		{"Login", login, "USER user|PASS pass"},
+		{"Login non-ASCII", func(c *pop3.Client) error {
+			if err := c.Login("user", "päss"); !errors.As(err, new(*pop3.Error)) {
+				return fmt.Errorf("want the server's refusal, got %v", err)
+			}
+			return nil
+		}, "CAPA|AUTH PLAIN AHVzZXIAcMOkc3M="},
+		{"Auth", func(c *pop3.Client) error { return c.Auth(pop3.NewXOAuth2Client("user", "token")) },
+			"CAPA|AUTH XOAUTH2 " + base64.StdEncoding.EncodeToString([]byte("user=user\x01auth=Bearer token\x01\x01"))},
+		{"StartTLS", func(c *pop3.Client) error { return c.StartTLS(mb.ClientTLSConfig()) }, "STLS|CAPA"},
+		{"Stat List UIDL Noop", func(c *pop3.Client) error {
+			login(c)
+			c.Stat()
+			c.List()
+			c.UIDL()
+			return c.Noop()
+		}, "USER user|PASS pass|STAT|LIST|UIDL|NOOP"},
+		{"Retr Top Dele", func(c *pop3.Client) error {
+			login(c)
+			r, _ := c.Retr(1)
+			io.ReadAll(r)
+			r, _ = c.Top(2, 0)
+			io.ReadAll(r)
+			return c.Dele(1)
+		}, "USER user|PASS pass|RETR 1|TOP 2 0|DELE 1"},
+		{"RetrEach TopEach DeleEach", func(c *pop3.Client) error {
+			login(c)
+			c.RetrEach([]int{1, 2}, discard)
+			c.TopEach([]int{1}, 0, discard)
+			return c.DeleEach([]int{1, 2})
+		}, "USER user|PASS pass|CAPA|RETR 1|RETR 2|TOP 1 0|DELE 1|DELE 2"},
+		{"Capabilities before and after Login", func(c *pop3.Client) error {
+			c.Capabilities()
+			c.Capabilities()
+			login(c)
+			_, err := c.Capabilities()
+			return err
+		}, "CAPA|USER user|PASS pass|CAPA"},
+	} {
+		c, err := pop3.Dial(addr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.run(c); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		c.Quit()
+		transcripts := mb.Transcripts()
+		got := strings.Join(clientLines(transcripts[len(transcripts)-1]), "|")
+		want := strings.TrimPrefix(tc.want+"|QUIT", "|")
+		if got != want {
+			t.Errorf("%s sent %s; documented: %s", tc.name, got, want)
+		}
 	}
 }

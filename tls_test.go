@@ -1,25 +1,15 @@
 package pop3_test
 
 // Tests of implicit TLS (RFC 8314), STLS (RFC 2595 section 4) and DialContext against
-// scripted servers. The TLS-capable fake below is this file's own: a listener on 127.0.0.1
-// with a self-signed certificate made in the test; pop3test.Server serves the plain cases.
+// scripted servers: pop3test.Server plays TLS with its StartTLS and ExpectTLSFailure steps,
+// presenting pop3test.Certificate, which pop3test.CertPool trusts.
 
 import (
-	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"io"
-	"math/big"
 	"net"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,188 +17,22 @@ import (
 	"github.com/popwire/pop3/pop3test"
 )
 
-var (
-	fakeCertOnce sync.Once
-	fakeCert     tls.Certificate
-	fakeRoots    *x509.CertPool
-)
-
-// fakeCertificate returns a self-signed certificate for 127.0.0.1 and localhost, and a pool
-// that trusts it.
-func fakeCertificate(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	fakeCertOnce.Do(func() {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber:          big.NewInt(1),
-			Subject:               pkix.Name{CommonName: "pop3 test"},
-			NotBefore:             time.Now().Add(-time.Hour),
-			NotAfter:              time.Now().Add(24 * time.Hour),
-			KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-			ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-			BasicConstraintsValid: true,
-			IsCA:                  true,
-			IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-			DNSNames:              []string{"localhost"},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			panic(err)
-		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			panic(err)
-		}
-		fakeCert = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}
-		fakeRoots = x509.NewCertPool()
-		fakeRoots.AddCert(cert)
-	})
-	return fakeCert, fakeRoots
-}
-
-// fakeSession is the server side of one connection to a tlsFake; the script calls its
-// methods. A failed step reports through t.Errorf and ends the script.
-type fakeSession struct {
-	t    *testing.T
-	conn net.Conn
-	r    *bufio.Reader
-	cfg  *tls.Config
-}
-
-func (s *fakeSession) fail(format string, args ...any) {
-	s.t.Errorf("tls fake: "+format, args...)
-	runtime.Goexit()
-}
-
-// send writes each line with CRLF, all in one write.
-func (s *fakeSession) send(lines ...string) {
-	s.sendRaw(strings.Join(lines, "\r\n") + "\r\n")
-}
-
-func (s *fakeSession) sendRaw(raw string) {
-	s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(s.conn, raw); err != nil {
-		s.fail("write %q: %v", raw, err)
-	}
-}
-
-// expect reads one line and fails unless it is line with CRLF.
-func (s *fakeSession) expect(line string) {
-	s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	got, err := s.r.ReadString('\n')
-	if err != nil {
-		s.fail("want %q, read %q: %v", line, got, err)
-	}
-	if got != line+"\r\n" {
-		s.fail("want %q, got %q", line+"\r\n", got)
-	}
-}
-
-// startTLS runs the server side of the handshake; the session goes on over TLS.
-func (s *fakeSession) startTLS() {
-	if s.r.Buffered() > 0 {
-		s.fail("the client sent %d octets before the handshake", s.r.Buffered())
-	}
-	tc := tls.Server(s.conn, s.cfg)
-	tc.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := tc.Handshake(); err != nil {
-		s.fail("handshake: %v", err)
-	}
-	s.conn = tc
-	s.r = bufio.NewReader(tc)
-}
-
-// failedHandshake runs the server side of a handshake the client must abort.
-func (s *fakeSession) failedHandshake() {
-	tc := tls.Server(s.conn, s.cfg)
-	tc.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := tc.Handshake(); err == nil {
-		s.fail("the handshake succeeded")
-	}
-}
-
-// expectClosed reads until the client closes the connection and fails on any octet.
-func (s *fakeSession) expectClosed() {
-	s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	b, err := io.ReadAll(s.r)
-	if len(b) > 0 || (err != nil && !errors.Is(err, net.ErrClosed)) {
-		s.fail("want the connection closed, read %q: %v", b, err)
-	}
-}
-
-// hang reads and discards until the connection is closed: a server that never answers.
-func (s *fakeSession) hang() {
-	s.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	io.Copy(io.Discard, s.conn)
-}
-
-// tlsFake starts a server on 127.0.0.1 that runs script on its first connection,
-// with TLS from the start when implicit. configure, if not nil, adjusts the server's TLS
-// configuration. It returns the address and a pool that trusts the certificate.
-func tlsFake(t *testing.T, implicit bool, configure func(*tls.Config), script func(s *fakeSession)) (string, *x509.CertPool) {
-	t.Helper()
-	cert, roots := fakeCertificate(t)
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
-	if configure != nil {
-		configure(cfg)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	var conn net.Conn
-	var mu sync.Mutex
-	go func() {
-		defer close(done)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		mu.Lock()
-		conn = c
-		mu.Unlock()
-		defer c.Close()
-		s := &fakeSession{t: t, conn: c, r: bufio.NewReader(c), cfg: cfg}
-		if implicit {
-			s.startTLS()
-		}
-		script(s)
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			mu.Lock()
-			if conn != nil {
-				conn.Close()
-			}
-			mu.Unlock()
-			<-done
-		}
-	})
-	return ln.Addr().String(), roots
-}
-
 // RFC 8314 section 3.1: implicit TLS, the greeting inside TLS; the certificate verified
 // against the dialled host (an IP address here), the caller's TLSConfig left untouched.
 func TestDialContextImplicitTLS(t *testing.T) {
-	addr, roots := tlsFake(t, true, nil, func(s *fakeSession) {
-		s.send("+OK ready over TLS")
-		s.expect("USER alice")
-		s.send("+OK")
-		s.expect("PASS secret")
-		s.send("+OK logged in")
-		s.expect("QUIT")
-		s.send("+OK bye")
-	})
-	cfg := &tls.Config{RootCAs: roots}
+	srv := pop3test.NewServer(t,
+		pop3test.StartTLS(),
+		pop3test.Reply("+OK ready over TLS"),
+		pop3test.Expect("USER alice"),
+		pop3test.Reply("+OK"),
+		pop3test.Expect("PASS secret"),
+		pop3test.Reply("+OK logged in"),
+		pop3test.Expect("QUIT"),
+		pop3test.Reply("+OK bye"),
+	)
+	cfg := &tls.Config{RootCAs: pop3test.CertPool()}
 	opts := &pop3.Options{Security: pop3.SecurityImplicitTLS, TLSConfig: cfg, Timeout: 10 * time.Second}
-	c, err := pop3.DialContext(context.Background(), addr, opts)
+	c, err := pop3.DialContext(context.Background(), srv.Addr(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,12 +57,9 @@ func TestDialContextImplicitTLS(t *testing.T) {
 // RFC 2595 section 2.4, RFC 8314 section 5.3: the ServerName is the dialled host name, and
 // DialTLS (implicit TLS) verifies it like DialContext.
 func TestDialTLSServerNameFromHost(t *testing.T) {
-	addr, roots := tlsFake(t, true, nil, func(s *fakeSession) {
-		s.send("+OK ready")
-		s.expectClosed()
-	})
-	_, port, _ := net.SplitHostPort(addr)
-	c, err := pop3.DialTLS(net.JoinHostPort("localhost", port), &pop3.Options{TLSConfig: &tls.Config{RootCAs: roots}})
+	srv := pop3test.NewServer(t, pop3test.StartTLS(), pop3test.Reply("+OK ready"), pop3test.ExpectClosed())
+	_, port, _ := net.SplitHostPort(srv.Addr())
+	c, err := pop3.DialTLS(net.JoinHostPort("localhost", port), &pop3.Options{TLSConfig: &tls.Config{RootCAs: pop3test.CertPool()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,11 +81,11 @@ func TestTLSVerifiesCertificate(t *testing.T) {
 		"wrong name":        {RootCAs: nil, ServerName: "pop.example.com"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			addr, roots := tlsFake(t, false, nil, func(s *fakeSession) { s.failedHandshake() })
+			srv := pop3test.NewServer(t, pop3test.ExpectTLSFailure(nil))
 			if cfg != nil {
-				cfg.RootCAs = roots
+				cfg.RootCAs = pop3test.CertPool()
 			}
-			_, err := pop3.DialContext(context.Background(), addr, &pop3.Options{Security: pop3.SecurityImplicitTLS, TLSConfig: cfg})
+			_, err := pop3.DialContext(context.Background(), srv.Addr(), &pop3.Options{Security: pop3.SecurityImplicitTLS, TLSConfig: cfg})
 			var verr *tls.CertificateVerificationError
 			if !errors.As(err, &verr) {
 				t.Fatalf("DialContext: %v; want a certificate verification error", err)
@@ -275,11 +96,9 @@ func TestTLSVerifiesCertificate(t *testing.T) {
 
 // RFC 8314 section 4.1: TLS 1.2 or later, even when the caller's configuration allows less.
 func TestTLSMinimumVersion(t *testing.T) {
-	addr, roots := tlsFake(t, false, func(cfg *tls.Config) {
-		cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
-	}, func(s *fakeSession) { s.failedHandshake() })
-	cfg := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS10}
-	_, err := pop3.DialTLS(addr, &pop3.Options{TLSConfig: cfg})
+	srv := pop3test.NewServer(t, pop3test.ExpectTLSFailure(&tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}))
+	cfg := &tls.Config{RootCAs: pop3test.CertPool(), MinVersion: tls.VersionTLS10}
+	_, err := pop3.DialTLS(srv.Addr(), &pop3.Options{TLSConfig: cfg})
 	if err == nil || !strings.Contains(err.Error(), "version") {
 		t.Fatalf("DialTLS to a TLS 1.1 server: %v; want a protocol version error", err)
 	}
@@ -291,21 +110,21 @@ func TestTLSMinimumVersion(t *testing.T) {
 // RFC 2595 section 4: DialStartTLS sends STLS right after the greeting, reads nothing but
 // through TLS after "+OK", and asks CAPA again; the new list holds what TLS unlocked.
 func TestDialStartTLS(t *testing.T) {
-	addr, roots := tlsFake(t, false, nil, func(s *fakeSession) {
-		s.send("+OK Dovecot ready.")
-		s.expect("STLS")
-		s.send("+OK Begin TLS negotiation now.")
-		s.startTLS()
-		s.expect("CAPA")
-		s.send("+OK", "TOP", "UIDL", "USER", "SASL PLAIN LOGIN", ".")
-		s.expect("USER alice")
-		s.send("+OK")
-		s.expect("PASS secret")
-		s.send("+OK Logged in.")
-		s.expect("QUIT")
-		s.send("+OK bye")
-	})
-	c, err := pop3.DialStartTLS(addr, &pop3.Options{TLSConfig: &tls.Config{RootCAs: roots}})
+	srv := pop3test.NewServer(t,
+		pop3test.Reply("+OK Dovecot ready."),
+		pop3test.Expect("STLS"),
+		pop3test.Reply("+OK Begin TLS negotiation now."),
+		pop3test.StartTLS(),
+		pop3test.Expect("CAPA"),
+		pop3test.Reply("+OK", "TOP", "UIDL", "USER", "SASL PLAIN LOGIN", "."),
+		pop3test.Expect("USER alice"),
+		pop3test.Reply("+OK"),
+		pop3test.Expect("PASS secret"),
+		pop3test.Reply("+OK Logged in."),
+		pop3test.Expect("QUIT"),
+		pop3test.Reply("+OK bye"),
+	)
+	c, err := pop3.DialStartTLS(srv.Addr(), &pop3.Options{TLSConfig: &tls.Config{RootCAs: pop3test.CertPool()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,18 +147,18 @@ func TestDialStartTLS(t *testing.T) {
 // RFC 2595 section 4: StartTLS on a Client dialled in cleartext discards the capabilities
 // read before TLS (STLS, no USER) and reads them again; its config is cloned, not changed.
 func TestStartTLSForgetsCapabilities(t *testing.T) {
-	addr, roots := tlsFake(t, false, nil, func(s *fakeSession) {
-		s.send("+OK ready")
-		s.expect("CAPA")
-		s.send("+OK", "STLS", "SASL XOAUTH2", ".")
-		s.expect("STLS")
-		s.send("+OK go ahead")
-		s.startTLS()
-		s.expect("CAPA")
-		s.send("+OK", "USER", "SASL PLAIN", "PIPELINING", ".")
-		s.expectClosed()
-	})
-	c, err := pop3.Dial(addr, nil)
+	srv := pop3test.NewServer(t,
+		pop3test.Reply("+OK ready"),
+		pop3test.Expect("CAPA"),
+		pop3test.Reply("+OK", "STLS", "SASL XOAUTH2", "."),
+		pop3test.Expect("STLS"),
+		pop3test.Reply("+OK go ahead"),
+		pop3test.StartTLS(),
+		pop3test.Expect("CAPA"),
+		pop3test.Reply("+OK", "USER", "SASL PLAIN", "PIPELINING", "."),
+		pop3test.ExpectClosed(),
+	)
+	c, err := pop3.Dial(srv.Addr(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +167,7 @@ func TestStartTLSForgetsCapabilities(t *testing.T) {
 	if err != nil || !before.STLS() {
 		t.Fatalf("before: %v, %v", before, err)
 	}
-	cfg := &tls.Config{RootCAs: roots}
+	cfg := &tls.Config{RootCAs: pop3test.CertPool()}
 	if err := c.StartTLS(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -364,6 +183,10 @@ func TestStartTLSForgetsCapabilities(t *testing.T) {
 	}
 	if err := c.StartTLS(cfg); err == nil {
 		t.Error("a second StartTLS succeeded")
+	}
+	c.Close()
+	if err := srv.Wait(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -411,12 +234,7 @@ func TestSTLSRefused(t *testing.T) {
 // Every network wait has a deadline: a server that answers STLS but never completes the
 // handshake fails StartTLS after Options.Timeout, and the Conn is broken.
 func TestStartTLSHandshakeTimeout(t *testing.T) {
-	addr, _ := tlsFake(t, false, nil, func(s *fakeSession) {
-		s.send("+OK ready")
-		s.expect("STLS")
-		s.send("+OK begin")
-		s.hang()
-	})
+	addr := stallAfterSTLS(t, pop3test.Reply("+OK begin"))
 	start := time.Now()
 	_, err := pop3.DialStartTLS(addr, &pop3.Options{Timeout: 300 * time.Millisecond})
 	var nerr net.Error
@@ -430,12 +248,7 @@ func TestStartTLSHandshakeTimeout(t *testing.T) {
 
 // Close from another goroutine unblocks StartTLS waiting in the handshake.
 func TestCloseUnblocksStartTLS(t *testing.T) {
-	addr, _ := tlsFake(t, false, nil, func(s *fakeSession) {
-		s.send("+OK ready")
-		s.expect("STLS")
-		s.send("+OK begin")
-		s.hang()
-	})
+	addr := stallAfterSTLS(t, pop3test.Reply("+OK begin"))
 	c, err := pop3.Dial(addr, &pop3.Options{Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -473,17 +286,13 @@ func TestDialContextCancel(t *testing.T) {
 		check(t, srv.Addr(), pop3.SecurityPlain, ctx, context.DeadlineExceeded)
 	})
 	t.Run("handshake", func(t *testing.T) {
-		addr, _ := tlsFake(t, false, nil, func(s *fakeSession) { s.hang() })
+		addr := pop3test.NewServer(t, pop3test.Stall(time.Minute)).Addr()
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		check(t, addr, pop3.SecurityImplicitTLS, ctx, context.DeadlineExceeded)
 	})
 	t.Run("STLS", func(t *testing.T) {
-		addr, _ := tlsFake(t, false, nil, func(s *fakeSession) {
-			s.send("+OK ready")
-			s.expect("STLS")
-			s.hang()
-		})
+		addr := stallAfterSTLS(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		check(t, addr, pop3.SecuritySTLS, ctx, context.DeadlineExceeded)
@@ -493,4 +302,12 @@ func TestDialContextCancel(t *testing.T) {
 		cancel()
 		check(t, "127.0.0.1:1", pop3.SecurityPlain, ctx, context.Canceled)
 	})
+}
+
+// stallAfterSTLS starts a server that greets, reads STLS, sends the replies given (none, or
+// the "+OK"), and then never answers again, with no handshake.
+func stallAfterSTLS(t *testing.T, replies ...pop3test.Step) string {
+	t.Helper()
+	steps := append([]pop3test.Step{pop3test.Reply("+OK ready"), pop3test.Expect("STLS")}, replies...)
+	return pop3test.NewServer(t, append(steps, pop3test.Stall(time.Minute))...).Addr()
 }

@@ -128,21 +128,24 @@ func TestTraceRedactsSecrets(t *testing.T) {
 
 // The trace goes on in clear after STLS: the TLS layer is below it.
 func TestTraceOverSTLS(t *testing.T) {
-	addr, roots := tlsFake(t, false, nil, func(s *fakeSession) {
-		s.send("+OK ready")
-		s.expect("STLS")
-		s.send("+OK begin")
-		s.startTLS()
-		s.expect("CAPA")
-		s.send("+OK", "USER", ".")
-		s.expectClosed()
-	})
+	srv := pop3test.NewServer(t,
+		pop3test.Reply("+OK ready"),
+		pop3test.Expect("STLS"),
+		pop3test.Reply("+OK begin"),
+		pop3test.StartTLS(),
+		pop3test.Expect("CAPA"),
+		pop3test.Reply("+OK", "USER", "."),
+		pop3test.ExpectClosed(),
+	)
 	var trace syncBuffer
-	c, err := pop3.DialStartTLS(addr, &pop3.Options{DebugWriter: &trace, TLSConfig: &tls.Config{RootCAs: roots}})
+	c, err := pop3.DialStartTLS(srv.Addr(), &pop3.Options{DebugWriter: &trace, TLSConfig: &tls.Config{RootCAs: pop3test.CertPool()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
+	if err := srv.Wait(); err != nil {
+		t.Fatal(err)
+	}
 	got := trace.String()
 	if !strings.Contains(got, "C: STLS\r\nS: +OK begin\r\n# TLS handshake done: TLS 1.3\r\nC: CAPA\r\nS: +OK\r\nS: USER\r\nS: .\r\n") {
 		t.Errorf("trace:\n%s", got)

@@ -1,4 +1,5 @@
-// Package pop3test provides fake POP3 servers for testing POP3 clients.
+// Package pop3test provides fake POP3 servers for testing POP3 clients, as
+// net/http/httptest does for HTTP.
 //
 // It offers two kinds of server:
 //
@@ -6,8 +7,12 @@
 //     the bytes the script says and checks, byte for byte, every line the
 //     client sends. Use it to test protocol details, malformed replies,
 //     timeouts and dropped connections.
-//   - [Mailbox] is a small, well-behaved in-memory POP3 server that serves
-//     any number of sessions. Use it for end-to-end tests and benchmarks.
+//   - [Mailbox] is an in-memory POP3 server that serves any number of
+//     sessions. By default it is well-behaved; options add TLS, SASL,
+//     UTF-8, locks and delays, the quirks of real servers, and strictness.
+//     Use it for end-to-end tests and benchmarks.
+//
+// # Scripts
 //
 // A scripted test looks like this:
 //
@@ -33,19 +38,22 @@
 // Every failure of the script is also reported through t.Errorf when the
 // test ends, so calling [Server.Wait] is optional.
 //
-// A [Mailbox] needs only its messages:
+// [StartTLS] is a TLS handshake in the script: after the reply to STLS it
+// plays RFC 2595's STLS, and as the first step it makes an implicit-TLS
+// server. The client trusts the server with [CertPool] or [ClientTLSConfig]:
 //
-//	mb := &pop3test.Mailbox{Messages: [][]byte{[]byte("Subject: hi\r\n\r\nHello\r\n")}}
-//	addr := mb.Start(t) // log in as "user" / "pass"
+//	srv := pop3test.NewServer(t,
+//		pop3test.Reply("+OK ready"),
+//		pop3test.Expect("STLS"),
+//		pop3test.Reply("+OK begin TLS"),
+//		pop3test.StartTLS(),
+//		pop3test.Expect("CAPA"),
+//		pop3test.Reply("+OK", "USER", "."),
+//	)
+//	c, err := pop3.DialStartTLS(srv.Addr(), &pop3.Options{TLSConfig: pop3test.ClientTLSConfig()})
 //
-// Tests can change the mail between sessions and read what the client did:
-// [Mailbox.Add] delivers a new message, [Mailbox.Remove] expires one,
-// [Mailbox.Contents] and [Mailbox.Deleted] tell what is left and what was
-// deleted. UIDs chooses the unique-ids. A successful login locks the
-// maildrop until its session ends, so a second concurrent login gets
-// "-ERR [IN-USE]" unless NoLock is set; LoginDelay and Expire add the
-// LOGIN-DELAY and EXPIRE capabilities of RFC 2449, and Quirks imitates real
-// servers' deviations.
+// [StartTLSConfig] sets the server's TLS configuration (old versions, say)
+// and [ExpectTLSFailure] expects the client to abort the handshake.
 //
 // Scripts can also be kept in transcript files, read with [LoadTranscript]
 // or [ParseTranscript]:
@@ -60,5 +68,72 @@
 // terminator, so a transcript stored with CRLF line endings describes a
 // conforming conversation and one stored with bare LF line endings describes
 // a broken one. Keep such files out of any line-ending conversion (for
-// example with a "-text" attribute in .gitattributes).
+// example with a "-text" attribute in .gitattributes). A line
+// "! STARTTLS" is a [StartTLS] step.
+//
+// # Command order of the pop3 Client
+//
+// A script for github.com/popwire/pop3's Client must expect its commands in
+// the order it sends them. Dial and DialTLS send nothing: they read the
+// greeting. Then:
+//
+//   - DialStartTLS and Client.StartTLS send STLS and, over TLS, CAPA.
+//   - Login with ASCII credentials sends USER, then PASS after a positive
+//     reply, and no CAPA; with non-ASCII ones it first sends CAPA (unless
+//     the capabilities are known) and then "AUTH PLAIN <initial response>"
+//     if CAPA lists SASL PLAIN, or USER and PASS in UTF-8 if it lists
+//     "UTF8 USER".
+//   - Auth sends CAPA unless the capabilities are known, then AUTH with the
+//     initial response on the line when CAPA listed SASL and it fits.
+//   - Stat, List, UIDL, Retr, Top, Dele and Noop send their one command,
+//     never CAPA; UIDL and List never take a message number.
+//   - RetrEach, TopEach and DeleEach send CAPA first unless the
+//     capabilities are known (to learn PIPELINING), then their commands,
+//     pipelined when PIPELINING is listed.
+//   - Capabilities sends CAPA once; a successful Login or Auth forgets the
+//     answer, so the next Capabilities, RetrEach, TopEach or DeleEach after
+//     login sends CAPA again.
+//   - Quit sends QUIT; Close sends nothing.
+//
+// The test TestClientCommandOrder of package pop3 checks this list.
+//
+// # Mailbox
+//
+// A [Mailbox] needs only its messages:
+//
+//	mb := &pop3test.Mailbox{Messages: [][]byte{[]byte("Subject: hi\r\n\r\nHello\r\n")}}
+//	addr := mb.Start(t) // log in as "user" / "pass"
+//
+// TLS: [Mailbox.StartTLS] serves implicit TLS (as on port 995) and the STLS
+// field offers STLS on the plain port. The server presents [Certificate], a
+// self-signed certificate for 127.0.0.1, ::1 and localhost made when first
+// needed; [Mailbox.ClientTLSConfig] and [Mailbox.CertPool] trust it, like
+// the client of httptest.NewTLSServer. The TLS field replaces the server's
+// configuration.
+//
+// Authentication: USER and PASS always; the SASL field offers AUTH PLAIN,
+// LOGIN and XOAUTH2 (Token is the access token; a wrong one gets Gmail's
+// JSON failure); UTF8 lists "UTF8 USER" and accepts RFC 6856's UTF8. Every
+// credential failure carries [AUTH], and CAPA lists AUTH-RESP-CODE.
+//
+// Mail that changes: UIDs chooses the unique-ids (duplicates and long ones
+// too); [Mailbox.Add] delivers a new message and [Mailbox.Remove] expires
+// one between sessions; [Mailbox.Contents] and [Mailbox.Deleted] tell what
+// is left and what the client deleted.
+//
+// Locks and delays: a successful login locks the maildrop until its
+// session ends, so a second concurrent login gets "-ERR [IN-USE]" unless
+// NoLock is set; LoginDelay lists LOGIN-DELAY and refuses a login too soon
+// with "-ERR [LOGIN-DELAY]"; Expire lists EXPIRE.
+//
+// [Quirks] imitates what real servers do and a client must survive:
+// lower-case status, tabs, bare LF, no CAPA, no UIDL, no TOP, dropped
+// pipelined commands, PIPELINING only after login, chatty listings, an
+// APOP-style timestamp, TOP's extra blank line, CR CR LF bodies, added
+// Status: and X-UIDL: fields, closing after bad commands, slow failed
+// logins. Strict makes the Mailbox refuse what the RFCs do not allow, to
+// test a client's own strictness.
+//
+// Record keeps a transcript of every session ([Mailbox.Transcripts]), which
+// [ParseTranscript] turns into a script for [NewServer] to replay.
 package pop3test

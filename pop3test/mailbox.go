@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -29,9 +28,11 @@ import (
 // Set NoLock to allow concurrent sessions.
 //
 // Mailbox supports CAPA, USER, PASS, STAT, LIST, UIDL, RETR, TOP, DELE, NOOP,
-// RSET and QUIT, and answers pipelined commands. The unique-id of a message
+// RSET and QUIT, and STLS, AUTH and UTF8 when the fields STLS, SASL and UTF8
+// ask for them; it answers pipelined commands. The unique-id of a message
 // is taken from UIDs, by default "uid-<n>", with n its 1-based index in
-// Messages.
+// Messages. Its CAPA lists TOP, UIDL, USER (before login), RESP-CODES,
+// AUTH-RESP-CODE and what the fields add.
 //
 // The exported fields must be set before the first session starts and not
 // changed afterwards; the methods may be called at any time, also while
@@ -112,11 +113,10 @@ type Mailbox struct {
 	// client's own strictness.
 	Strict bool
 
-	// Record, when not nil, receives the transcript of each session when it
-	// ends, in one Write (sessions ending together are written one after the
-	// other). The transcript is in the form [ParseTranscript] reads, so
-	// [NewServer] can replay a recorded session.
-	Record io.Writer
+	// Record makes the Mailbox keep the transcript of every session, for
+	// [Mailbox.Transcripts]: a record of real exchanges to replay with a
+	// script [Server].
+	Record bool
 
 	// Quirks switches on behaviours of real servers that a client must
 	// survive; the zero value is a well-behaved server.
@@ -127,19 +127,19 @@ type Mailbox struct {
 	// closing the connection.
 	Greeting string
 
-	mu        sync.Mutex
-	inited    bool
-	live      []*mailboxMessage // messages not deleted by a committed session
-	deleted   []*mailboxMessage // messages deleted by committed sessions, in order
-	used      map[string]bool   // every unique-id ever held
-	added     int               // how many messages were ever held
-	locked    bool              // a session holds the maildrop
-	unlocked  chan struct{}     // closed and replaced when the lock is released
-	lastLogin time.Time         // of the previous successful login
-	now       func() time.Time  // the clock; time.Now unless a test sets it
-	recordMu  sync.Mutex        // serializes writes to Record
-	tlsOnce   sync.Once
-	tlsConfig *tls.Config // from TLS, made on first use
+	mu          sync.Mutex
+	inited      bool
+	live        []*mailboxMessage // messages not deleted by a committed session
+	deleted     []*mailboxMessage // messages deleted by committed sessions, in order
+	used        map[string]bool   // every unique-id ever held
+	added       int               // how many messages were ever held
+	locked      bool              // a session holds the maildrop
+	unlocked    chan struct{}     // closed and replaced when the lock is released
+	lastLogin   time.Time         // of the previous successful login
+	now         func() time.Time  // the clock; time.Now unless a test sets it
+	transcripts []*recorder       // of every session, when Record is set
+	tlsOnce     sync.Once
+	tlsConfig   *tls.Config // from TLS, made on first use
 }
 
 // Quirks are behaviours of real servers that a Mailbox can imitate, each

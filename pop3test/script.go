@@ -107,7 +107,9 @@ func Cut() Step {
 // ExpectClosed returns a Step that waits for the client to close the
 // connection; any byte the client sends first is a failure. It must be the
 // last step of a script. Like every step that reads, it waits at most 10
-// seconds.
+// seconds. The cleanup of a script ending in ExpectClosed waits for the
+// script to end (within that bound) before closing the server, so a client
+// closed just before the test ends is seen closing.
 func ExpectClosed() Step {
 	return Step{kind: stepExpectClosed}
 }
@@ -328,6 +330,19 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) cleanup() {
+	// A client closed just before the test ended may not have been seen
+	// yet (a TLS close takes a moment): let a final ExpectClosed see it.
+	s.mu.Lock()
+	connected := s.conn != nil
+	s.mu.Unlock()
+	if n := len(s.steps); connected && n > 0 && s.steps[n-1].kind == stepExpectClosed {
+		timer := time.NewTimer(s.cfg.ioTimeout)
+		select {
+		case <-s.scriptDone:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
 	s.Close()
 	s.mu.Lock()
 	errs := append([]error(nil), s.errs...)

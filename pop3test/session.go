@@ -50,11 +50,7 @@ type session struct {
 }
 
 func (m *Mailbox) serveConn(c net.Conn, implicitTLS bool, stop <-chan struct{}) {
-	s := &session{m: m, conn: c, stop: stop}
-	if m.Record != nil {
-		s.rec = &recorder{}
-		defer s.rec.flush(m)
-	}
+	s := &session{m: m, conn: c, stop: stop, rec: m.newRecorder()}
 	if implicitTLS {
 		s.rec.startTLS()
 		if !s.handshake() {
