@@ -345,7 +345,8 @@ func (r *recording) check(t *testing.T, nc net.Conn, opts *pop3.Options, offset 
 		fail("the greeting took %v, beyond the Timeout", elapsed)
 	}
 	if err != nil {
-		if offset >= r.ends[0] {
+		// Over TCP a busy machine may delay a greeting sent whole beyond a 50 ms Timeout.
+		if offset >= r.ends[0] && (settle != nil || kind == faultCut) {
 			fail("greeting: %v, although it was sent whole", err)
 		}
 		checkFault("greeting", err)
@@ -402,9 +403,10 @@ func (r *recording) check(t *testing.T, nc net.Conn, opts *pop3.Options, offset 
 				fail("%s returned %q, want %q", call.name, res, r.results[i])
 			}
 		default:
-			// A call whose replies were all sent fails only over TCP, where the server
-			// closing with the client's commands unread sends a reset, which may
-			// discard what the client had not read yet.
+			// A call whose replies were all sent fails only over TCP: the server closing
+			// with the client's commands unread sends a reset, which may discard what
+			// the client had not read yet, and a busy machine may delay a reply beyond
+			// a 50 ms Timeout.
 			if offset >= r.replyEnd(i) && settle != nil {
 				fail("%s: %v, although its replies were sent whole", call.name, err)
 			}
