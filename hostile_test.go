@@ -333,62 +333,51 @@ func TestHostileGreeting(t *testing.T) {
 // once. A QUIT whose reply never came is not reported as committed.
 func TestHostileCloseAtStateChange(t *testing.T) {
 	login := []Step{greeting, Expect("USER alice"), Reply("+OK"), Expect("PASS secret"), Reply("+OK")}
+	mustLogin := func(t *testing.T, c *pop3.Client) {
+		t.Helper()
+		if err := c.Login("alice", "secret"); err != nil {
+			t.Fatalf("Login: %v", err)
+		}
+	}
+	loginOnly := func(t *testing.T, c *pop3.Client) error { return c.Login("alice", "secret") }
+	deleQuit := func(t *testing.T, c *pop3.Client) error {
+		mustLogin(t, c)
+		if err := c.Dele(1); err != nil {
+			t.Fatalf("Dele: %v", err)
+		}
+		return c.Quit()
+	}
 	for _, tc := range []struct {
 		name  string
 		steps []Step
-		calls func(c *pop3.Client) error // returns the error of the call that meets the close
+		call  func(t *testing.T, c *pop3.Client) error // returns the error of the call that meets the close
 	}{
-		{"after the greeting", []Step{greeting, Cut()},
-			func(c *pop3.Client) error { return c.Login("alice", "secret") }},
-		{"after USER", []Step{greeting, Expect("USER alice"), Reply("+OK"), Cut()},
-			func(c *pop3.Client) error { return c.Login("alice", "secret") }},
-		{"instead of the PASS reply", []Step{greeting, Expect("USER alice"), Reply("+OK"), Expect("PASS secret"), Cut()},
-			func(c *pop3.Client) error { return c.Login("alice", "secret") }},
+		{"after the greeting", []Step{greeting, Cut()}, loginOnly},
+		{"after USER", []Step{greeting, Expect("USER alice"), Reply("+OK"), Cut()}, loginOnly},
+		{"instead of the PASS reply", []Step{greeting, Expect("USER alice"), Reply("+OK"), Expect("PASS secret"), Cut()}, loginOnly},
 		{"after the login", script(login, Cut()),
-			func(c *pop3.Client) error {
-				if err := c.Login("alice", "secret"); err != nil {
-					return errors.Join(errors.New("Login failed"), err)
-				}
+			func(t *testing.T, c *pop3.Client) error {
+				mustLogin(t, c)
 				_, _, err := c.Stat()
 				return err
 			}},
 		{"inside AUTH", []Step{greeting, Expect("CAPA"), Reply("+OK", "SASL LOGIN", "."),
 			Expect("AUTH LOGIN " + b64("alice")), Reply("+ " + b64("Password:")), Expect(b64("secret")), Cut()},
-			func(c *pop3.Client) error { return c.Auth(sasl.NewLoginClient("alice", "secret")) }},
+			func(t *testing.T, c *pop3.Client) error { return c.Auth(sasl.NewLoginClient("alice", "secret")) }},
 		{"instead of the STLS reply", []Step{greeting, Expect("STLS"), Cut()},
-			func(c *pop3.Client) error { return c.StartTLS(nil) }},
-		{"after DELE", script(login, Expect("DELE 1"), Reply("+OK"), Cut()),
-			func(c *pop3.Client) error {
-				if err := c.Login("alice", "secret"); err != nil {
-					return errors.Join(errors.New("Login failed"), err)
-				}
-				if err := c.Dele(1); err != nil {
-					return errors.Join(errors.New("Dele failed"), err)
-				}
-				return c.Quit()
-			}},
-		{"instead of the QUIT reply (UPDATE)", script(login, Expect("DELE 1"), Reply("+OK"), Expect("QUIT"), Cut()),
-			func(c *pop3.Client) error {
-				if err := c.Login("alice", "secret"); err != nil {
-					return errors.Join(errors.New("Login failed"), err)
-				}
-				if err := c.Dele(1); err != nil {
-					return errors.Join(errors.New("Dele failed"), err)
-				}
-				return c.Quit()
-			}},
+			func(t *testing.T, c *pop3.Client) error { return c.StartTLS(nil) }},
+		{"after DELE", script(login, Expect("DELE 1"), Reply("+OK"), Cut()), deleQuit},
+		{"instead of the QUIT reply (UPDATE)", script(login, Expect("DELE 1"), Reply("+OK"), Expect("QUIT"), Cut()), deleQuit},
 		{"inside a pipelined batch", script(login, Expect("CAPA"), Reply("+OK", "PIPELINING", "."),
 			Expect("DELE 1"), Reply("+OK"), Expect("DELE 2"), Cut()),
-			func(c *pop3.Client) error {
-				if err := c.Login("alice", "secret"); err != nil {
-					return errors.Join(errors.New("Login failed"), err)
-				}
+			func(t *testing.T, c *pop3.Client) error {
+				mustLogin(t, c)
 				return c.DeleEach([]int{1, 2, 3})
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, srv := dial(t, nil, tc.steps...)
-			checkBroken(t, tc.name, tc.calls(c))
+			checkBroken(t, tc.name, tc.call(t, c))
 			if err := c.Noop(); !errors.Is(err, pop3.ErrBroken) && !errors.Is(err, pop3.ErrNotAuthenticated) {
 				t.Fatalf("Noop after the close: %v; want ErrBroken or ErrNotAuthenticated", err)
 			}
