@@ -1,6 +1,9 @@
 package pop3
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // UIDEntry is one line of a UIDL reply: a message and its unique-id, which identifies
 // the message across sessions while message numbers last for one session only.
@@ -13,7 +16,8 @@ type UIDEntry struct {
 // never "UIDL n" (MS-STANOPOP3 V0007, C0037). Unique-ids are opaque: any run of
 // octets other than spaces, tabs and control octets is accepted as it is, whatever its
 // length, and two messages may share one (C0038, C0039, C0041). Whatever follows the
-// unique-id on its line is ignored.
+// unique-id on its line is ignored. A listing that names a message twice fails with
+// ErrMalformed: one of its unique-ids would be another message's.
 func (c *Client) UIDL() ([]UIDEntry, error) {
 	if err := c.transaction(); err != nil {
 		return nil, err
@@ -38,7 +42,25 @@ func (c *Client) UIDL() ([]UIDEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n := repeatedNumber(list); n > 0 {
+		return nil, fmt.Errorf("pop3: UIDL lists message %d twice: %w", n, ErrMalformed)
+	}
 	return list, nil
+}
+
+// repeatedNumber returns a message number that entries hold twice, or 0.
+func repeatedNumber(entries []UIDEntry) int {
+	nums := make([]int, len(entries))
+	for i, e := range entries {
+		nums[i] = e.Number
+	}
+	slices.Sort(nums)
+	for i := 1; i < len(nums); i++ {
+		if nums[i] == nums[i-1] {
+			return nums[i]
+		}
+	}
+	return 0
 }
 
 // checkUID accepts any non-empty unique-id without control octets.
