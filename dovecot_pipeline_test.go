@@ -6,7 +6,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/popwire/pop3/internal/dovecottest"
+	"github.com/popwire/pop3/internal/realserver"
 )
 
 // RetrEach of the whole mailbox, pipelined (Dovecot lists PIPELINING), returns exactly what
@@ -37,7 +37,7 @@ func TestDovecotRetrEachMatchesRetr(t *testing.T) {
 		r, err := c.Retr(i + 1)
 		one := dcRead(t, fmt.Sprintf("RETR %d", i+1), r, err)
 		dcCompare(t, fmt.Sprintf("RetrEach message %d", i+1), batch[i+1], one)
-		dcCompare(t, fmt.Sprintf("RetrEach message %d against the store", i+1), batch[i+1], dovecottest.Wire(m.Data))
+		dcCompare(t, fmt.Sprintf("RetrEach message %d against the store", i+1), batch[i+1], realserver.Wire(m.Data))
 	}
 
 	heads := map[int][]byte{}

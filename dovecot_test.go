@@ -25,15 +25,16 @@ import (
 
 	"github.com/popwire/pop3"
 	"github.com/popwire/pop3/internal/dovecottest"
+	"github.com/popwire/pop3/internal/realserver"
 )
 
 // dcTimeout bounds every wait on Dovecot; generous, for the race detector on a slow machine.
 const dcTimeout = 30 * time.Second
 
-// dcStart starts a private Dovecot holding dovecottest.Messages() for alice.
-func dcStart(t *testing.T) (*dovecottest.Server, []dovecottest.Message) {
+// dcStart starts a private Dovecot holding realserver.Messages() for alice.
+func dcStart(t *testing.T) (*dovecottest.Server, []realserver.Message) {
 	t.Helper()
-	msgs := dovecottest.Messages()
+	msgs := realserver.Messages()
 	return dovecottest.Start(t, msgs), msgs
 }
 
@@ -116,7 +117,7 @@ func dcCompare(t *testing.T, what string, got, want []byte) {
 // dcListSize is the size Dovecot lists for a stored message: its octets with every LF
 // counted as CRLF (RFC 1939 §11), without the CRLF it adds after a last line that has none.
 func dcListSize(stored []byte) int64 {
-	n := int64(len(dovecottest.Wire(stored)))
+	n := int64(len(realserver.Wire(stored)))
 	if !bytes.HasSuffix(stored, []byte("\n")) {
 		n -= 2
 	}
@@ -141,7 +142,7 @@ func dcTop(stored []byte, lines int) []byte {
 		out = append(out, body[:j+1]...)
 		body = body[j+1:]
 	}
-	return dovecottest.Wire(out)
+	return realserver.Wire(out)
 }
 
 // TestDovecotRetrMatchesStored retrieves every message and compares it octet for octet
@@ -201,7 +202,7 @@ func TestDovecotRetrMatchesStored(t *testing.T) {
 	for i, m := range msgs {
 		rc, err := c.Retr(i + 1)
 		got := dcRead(t, fmt.Sprintf("Retr(%d)", i+1), rc, err)
-		dcCompare(t, fmt.Sprintf("Retr(%d) (%s)", i+1, m.Name), got, dovecottest.Wire(m.Data))
+		dcCompare(t, fmt.Sprintf("Retr(%d) (%s)", i+1, m.Name), got, realserver.Wire(m.Data))
 	}
 
 	// The session is still in step after all that (C0013).
@@ -238,7 +239,7 @@ func TestDovecotTop(t *testing.T) {
 		}
 		rc, err := c.Top(i+1, 1000000)
 		got := dcRead(t, fmt.Sprintf("Top(%d, 1000000)", i+1), rc, err)
-		dcCompare(t, fmt.Sprintf("Top(%d, 1000000) (%s)", i+1, m.Name), got, dovecottest.Wire(m.Data))
+		dcCompare(t, fmt.Sprintf("Top(%d, 1000000) (%s)", i+1, m.Name), got, realserver.Wire(m.Data))
 	}
 
 	// A body left unread is drained by the next command; the session stays in step.
@@ -374,7 +375,7 @@ func TestDovecotDeleQuitCommits(t *testing.T) {
 	}
 	// Numbers are per session: message 2 is now what was message 3.
 	rc, err := c2.Retr(2)
-	dcCompare(t, "second session: Retr(2)", dcRead(t, "Retr(2)", rc, err), dovecottest.Wire(msgs[2].Data))
+	dcCompare(t, "second session: Retr(2)", dcRead(t, "Retr(2)", rc, err), realserver.Wire(msgs[2].Data))
 	if err := c2.Quit(); err != nil {
 		t.Errorf("second session: Quit: %v", err)
 	}
@@ -501,7 +502,7 @@ func TestDovecotErrors(t *testing.T) {
 			t.Errorf("Noop after -ERR: %v", err)
 		}
 		rc, err := c.Retr(1)
-		dcCompare(t, "Retr(1) after -ERR", dcRead(t, "Retr(1)", rc, err), dovecottest.Wire(msgs[0].Data))
+		dcCompare(t, "Retr(1) after -ERR", dcRead(t, "Retr(1)", rc, err), realserver.Wire(msgs[0].Data))
 		if err := c.Quit(); err != nil {
 			t.Errorf("Quit: %v", err)
 		}
@@ -574,7 +575,7 @@ func TestDovecotImplicitTLS(t *testing.T) {
 		}
 		rc, err := c.Retr(i + 1)
 		got := dcRead(t, fmt.Sprintf("Retr(%d)", i+1), rc, err)
-		dcCompare(t, fmt.Sprintf("Retr(%d) over TLS (%s)", i+1, m.Name), got, dovecottest.Wire(m.Data))
+		dcCompare(t, fmt.Sprintf("Retr(%d) over TLS (%s)", i+1, m.Name), got, realserver.Wire(m.Data))
 	}
 	if err := c.Quit(); err != nil {
 		t.Errorf("Quit: %v", err)
@@ -619,7 +620,7 @@ func TestDovecotNonASCIIPassword(t *testing.T) {
 		t.Errorf("bob: Stat = %d, %v; want 3", n, err)
 	}
 	rc, err := c.Retr(1)
-	dcCompare(t, "bob: Retr(1)", dcRead(t, "Retr(1)", rc, err), dovecottest.Wire(msgs[0].Data))
+	dcCompare(t, "bob: Retr(1)", dcRead(t, "Retr(1)", rc, err), realserver.Wire(msgs[0].Data))
 	if err := c.Quit(); err != nil {
 		t.Errorf("Quit: %v", err)
 	}

@@ -6,11 +6,12 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/popwire/pop3/internal/realserver"
 )
 
 // rawSession is a minimal POP3 speaker used to check the instance itself, independent of
@@ -95,7 +96,7 @@ func (s *rawSession) stat() (int, int64) {
 }
 
 func TestStartPlain(t *testing.T) {
-	msgs := Messages()
+	msgs := realserver.Messages()
 	srv := Start(t, msgs)
 
 	c, err := net.DialTimeout("tcp", srv.Addr, 5*time.Second)
@@ -121,7 +122,7 @@ func TestStartPlain(t *testing.T) {
 	// not counted by Dovecot.
 	var want int64
 	for _, m := range msgs {
-		want += int64(len(Wire(m.Data)))
+		want += int64(len(realserver.Wire(m.Data)))
 		if !bytes.HasSuffix(m.Data, []byte("\n")) {
 			want -= 2
 		}
@@ -144,8 +145,8 @@ func TestStartPlain(t *testing.T) {
 	for i, m := range msgs {
 		status := s.cmd("RETR %d", i+1)
 		got := s.multi()
-		if want := Wire(m.Data); !bytes.Equal(got, want) {
-			t.Errorf("RETR %d (%s): %d octets differ from Wire(stored) (%d octets); first difference at %d",
+		if want := realserver.Wire(m.Data); !bytes.Equal(got, want) {
+			t.Errorf("RETR %d (%s): %d octets differ from realserver.Wire(stored) (%d octets); first difference at %d",
 				i+1, m.Name, len(got), len(want), firstDiff(got, want))
 		}
 		if i == 0 {
@@ -160,7 +161,7 @@ func TestStartPlain(t *testing.T) {
 }
 
 func TestStartTLS(t *testing.T) {
-	msgs := Messages()[:4]
+	msgs := realserver.Messages()[:4]
 	srv := Start(t, msgs)
 
 	for _, name := range []string{"localhost", "127.0.0.1"} {
@@ -177,7 +178,7 @@ func TestStartTLS(t *testing.T) {
 				t.Fatalf("STAT count %d, want %d", n, len(msgs))
 			}
 			s.cmd("RETR 1")
-			if got, want := s.multi(), Wire(msgs[0].Data); !bytes.Equal(got, want) {
+			if got, want := s.multi(), realserver.Wire(msgs[0].Data); !bytes.Equal(got, want) {
 				t.Errorf("RETR 1 over TLS differs at %d", firstDiff(got, want))
 			}
 			s.cmd("QUIT")
@@ -228,7 +229,7 @@ func TestStartTLS(t *testing.T) {
 func TestStopReleasesPorts(t *testing.T) {
 	var addr string
 	t.Run("run", func(t *testing.T) {
-		srv := Start(t, Messages()[:1])
+		srv := Start(t, realserver.Messages()[:1])
 		addr = srv.Addr
 		if !strings.Contains(srv.Log(), "starting up") {
 			t.Logf("log:\n%s", srv.Log())
@@ -243,81 +244,6 @@ func TestStopReleasesPorts(t *testing.T) {
 		c.Close()
 		t.Errorf("%s still accepts connections after cleanup", addr)
 	}
-}
-
-func TestWire(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"", "\r\n"},
-		{"a", "a\r\n"},
-		{"a\n", "a\r\n"},
-		{"a\nb", "a\r\nb\r\n"},
-		{"a\r\nb\n", "a\r\nb\r\n"},
-		{"\n\n", "\r\n\r\n"},
-		{".\n", ".\r\n"},
-	} {
-		if got := string(Wire([]byte(tc.in))); got != tc.want {
-			t.Errorf("Wire(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestMessages(t *testing.T) {
-	a, b := Messages(), Messages()
-	if len(a) < 10 || len(a) > 16 {
-		t.Errorf("%d messages, want about 12", len(a))
-	}
-	names := map[string]bool{}
-	var total int
-	var sawLong, sawLarge, sawEmptyBody, sawNoNL, sawUTF8Header, sawDotLine, sawDotDot bool
-	for i := range a {
-		if a[i].Name != b[i].Name || !bytes.Equal(a[i].Data, b[i].Data) {
-			t.Errorf("message %d differs between calls", i+1)
-		}
-		if names[a[i].Name] {
-			t.Errorf("duplicate name %q", a[i].Name)
-		}
-		names[a[i].Name] = true
-		d := a[i].Data
-		total += len(d)
-		if bytes.IndexByte(d, '\r') >= 0 {
-			t.Errorf("%s contains CR", a[i].Name)
-		}
-		if len(d) > 2<<20-1024 {
-			sawLarge = true
-		}
-		hdr, body, ok := bytes.Cut(d, []byte("\n\n"))
-		if !ok {
-			t.Errorf("%s has no header/body separator", a[i].Name)
-		}
-		if len(body) == 0 {
-			sawEmptyBody = true
-		}
-		if !bytes.HasSuffix(d, []byte("\n")) {
-			sawNoNL = true
-		}
-		if regexp.MustCompile(`[\x80-\xff]`).Match(hdr) {
-			sawUTF8Header = true
-		}
-		for _, l := range bytes.Split(d, []byte("\n")) {
-			switch {
-			case len(l) == 100000:
-				sawLong = true
-			case string(l) == ".":
-				sawDotLine = true
-			case bytes.HasPrefix(l, []byte("..")):
-				sawDotDot = true
-			}
-		}
-	}
-	for what, ok := range map[string]bool{
-		"100000-octet line": sawLong, "~2 MiB message": sawLarge, "empty body": sawEmptyBody,
-		"no final newline": sawNoNL, "8-bit header": sawUTF8Header, `"." line`: sawDotLine, `".." line`: sawDotDot,
-	} {
-		if !ok {
-			t.Errorf("no message with a %s", what)
-		}
-	}
-	t.Logf("%d messages, %d octets", len(a), total)
 }
 
 func firstDiff(a, b []byte) int {
@@ -342,15 +268,15 @@ func TestStartRetriesTakenPort(t *testing.T) {
 	calls := 0
 	pickPorts = func(n int) ([]int, error) {
 		calls++
-		ports, err := freePorts(n)
+		ports, err := realserver.FreePorts(n)
 		if calls == 1 && err == nil {
 			ports[0] = taken
 		}
 		return ports, err
 	}
-	defer func() { pickPorts = freePorts }()
+	defer func() { pickPorts = realserver.FreePorts }()
 
-	srv := Start(t, Messages()[:1])
+	srv := Start(t, realserver.Messages()[:1])
 	if calls < 2 {
 		t.Fatalf("ports picked %d times, want a retry", calls)
 	}
