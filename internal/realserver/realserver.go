@@ -239,9 +239,11 @@ func greet(addr string, tlsConf *tls.Config, deadline time.Time) (string, error)
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-// Stop sends SIGTERM to the process and waits until it has exited (SIGKILL after a
-// while). A pid file (pidFile, if not "") that names any process other than the child is
-// reported and ignored rather than signalled. Stop may be called more than once.
+// Stop sends SIGTERM to the process (and to its process group if it was started with
+// Setpgid) and waits until it has exited (SIGKILL after a while), and then until every
+// other process of its group has, so that nothing the server forked still holds a port
+// or a mailbox. A pid file (pidFile, if not "") that names any process other than the
+// child is reported and ignored rather than signalled. Stop may be called more than once.
 func (p *Process) Stop(t testing.TB, name, pidFile string) {
 	if p == nil || p.cmd == nil {
 		return
@@ -250,12 +252,14 @@ func (p *Process) Stop(t testing.TB, name, pidFile string) {
 		p.stdio.Close()
 		p.cmd = nil
 	}()
-	select {
-	case <-p.exited:
-		return // already gone (a failed start)
-	default:
-	}
 	child := p.cmd.Process.Pid
+	group := p.cmd.SysProcAttr != nil && p.cmd.SysProcAttr.Setpgid
+	signal := func(sig syscall.Signal) {
+		if group {
+			syscall.Kill(-child, sig) // the process group: its forked children too
+		}
+		p.cmd.Process.Signal(sig)
+	}
 	if pidFile != "" {
 		if data, err := os.ReadFile(pidFile); err == nil {
 			n, err := strconv.Atoi(strings.TrimSpace(string(data)))
@@ -267,18 +271,41 @@ func (p *Process) Stop(t testing.TB, name, pidFile string) {
 			}
 		}
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-p.exited:
-		return
-	case <-time.After(stopDeadline):
+	case <-p.exited: // already gone (a failed start)
+	default:
+		signal(syscall.SIGTERM)
+		select {
+		case <-p.exited:
+		case <-time.After(stopDeadline):
+			t.Logf("%s: pid %d still running %v after SIGTERM; killing it", name, child, stopDeadline)
+			signal(syscall.SIGKILL)
+			select {
+			case <-p.exited:
+			case <-time.After(stopDeadline):
+				t.Errorf("%s: pid %d did not exit after SIGKILL", name, child)
+				return
+			}
+		}
 	}
-	t.Logf("%s: pid %d still running %v after SIGTERM; killing it", name, child, stopDeadline)
-	p.cmd.Process.Kill()
-	select {
-	case <-p.exited:
-	case <-time.After(stopDeadline):
-		t.Errorf("%s: pid %d did not exit after SIGKILL", name, child)
+	if group && !groupGone(child, stopDeadline) {
+		t.Logf("%s: processes of group %d still running %v after SIGTERM; killing them", name, child, stopDeadline)
+		syscall.Kill(-child, syscall.SIGKILL)
+		if !groupGone(child, stopDeadline) {
+			t.Errorf("%s: processes of group %d did not exit after SIGKILL", name, child)
+		}
+	}
+}
+
+// groupGone waits up to d until no process is left in the process group pgid.
+func groupGone(pgid int, d time.Duration) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		if err := syscall.Kill(-pgid, 0); errors.Is(err, syscall.ESRCH) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
 	}
 }
 
