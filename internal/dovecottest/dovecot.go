@@ -314,7 +314,7 @@ func (s *Server) start(bin string, own *account) error {
 	if err != nil {
 		return err
 	}
-	return s.proc.WaitReady(s.Addr, s.TLSAddr, s.RootCAs)
+	return s.proc.WaitReady(s.Addr, s.TLSAddr, s.RootCAs, "Dovecot")
 }
 
 func (s *Server) pidFile() string { return filepath.Join(s.Dir, "run", "master.pid") }

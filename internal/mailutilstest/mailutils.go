@@ -296,7 +296,7 @@ func (s *Server) start(bin string, ns *syscall.SysProcAttr) error {
 	if err != nil {
 		return err
 	}
-	return s.proc.WaitReady(s.Addr, s.TLSAddr, s.RootCAs)
+	return s.proc.WaitReady(s.Addr, s.TLSAddr, s.RootCAs, "POP3 Ready")
 }
 
 // stop ends pop3d and waits until it has exited.

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -120,7 +121,16 @@ func WriteCert(dir, org string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// FreePorts returns n distinct ports that were free on 127.0.0.1 a moment ago.
+// handedOut holds every port FreePorts has returned in this process, so that two servers
+// started at once by parallel tests are never given the same one.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// FreePorts returns n distinct ports that were free on 127.0.0.1 a moment ago and that it
+// has not returned before in this process. (Another process may still take one before the
+// server binds it: StartRetrying tries again then.)
 func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
@@ -128,14 +138,21 @@ func FreePorts(n int) ([]int, error) {
 			l.Close()
 		}
 	}()
+	handedOut.Lock()
+	defer handedOut.Unlock()
 	ports := make([]int, 0, n)
-	for range n {
+	for len(ports) < n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ls = append(ls, l) // held open until the end, so the kernel gives another port next
+		port := l.Addr().(*net.TCPAddr).Port
+		if handedOut.ports[port] {
+			continue
+		}
+		handedOut.ports[port] = true
+		ports = append(ports, port)
 	}
 	return ports, nil
 }
@@ -173,9 +190,15 @@ func Run(cmd *exec.Cmd, stdioPath string) (*Process, error) {
 	return p, nil
 }
 
-// WaitReady waits until a greeting comes on addr and, over TLS verified against pool, on
-// tlsAddr, each session ended with QUIT. It fails at once if the process exits.
-func (p *Process) WaitReady(addr, tlsAddr string, pool *x509.CertPool) error {
+// ErrPortTaken reports that a server's port answered with another server's greeting: a
+// port picked as free was taken by someone else before the server could bind it.
+var ErrPortTaken = errors.New("a port is taken by another server")
+
+// WaitReady waits until a greeting starting with "+OK " + greeting comes on addr and, over
+// TLS verified against pool, on tlsAddr, each session ended with QUIT. It fails at once if
+// the process exits, and with ErrPortTaken if another greeting comes.
+func (p *Process) WaitReady(addr, tlsAddr string, pool *x509.CertPool, greeting string) error {
+	want := "+OK " + greeting
 	deadline := time.Now().Add(startDeadline)
 	var lastErr error
 	for {
@@ -184,20 +207,20 @@ func (p *Process) WaitReady(addr, tlsAddr string, pool *x509.CertPool) error {
 			return fmt.Errorf("the server exited during start-up (%v)", p.waitErr)
 		default:
 		}
-		greeting, err := greet(addr, nil, deadline)
+		got, err := greet(addr, nil, deadline)
 		if err == nil {
-			if !strings.HasPrefix(greeting, "+OK") {
-				return fmt.Errorf("unexpected greeting %q on %s", greeting, addr)
+			if !strings.HasPrefix(got, want) {
+				return fmt.Errorf("greeting %q on %s: %w", got, addr, ErrPortTaken)
 			}
 			// A full greeting over implicit TLS too: it checks the certificate, and no
 			// process is left half-started when a test stops the server at once.
 			tlsConf := &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
-			greeting, err = greet(tlsAddr, tlsConf, deadline)
+			got, err = greet(tlsAddr, tlsConf, deadline)
 			if err != nil {
 				return fmt.Errorf("implicit TLS on %s: %w", tlsAddr, err)
 			}
-			if !strings.HasPrefix(greeting, "+OK") {
-				return fmt.Errorf("unexpected greeting %q on %s", greeting, tlsAddr)
+			if !strings.HasPrefix(got, want) {
+				return fmt.Errorf("greeting %q on %s: %w", got, tlsAddr, ErrPortTaken)
 			}
 			return nil
 		}
@@ -319,8 +342,8 @@ func Tail(s string, n int) string {
 }
 
 // StartRetrying calls start until it succeeds, at most StartAttempts times; after a failed
-// attempt it calls stop, and it tries again only when the server's log (from log) says a
-// port was taken. It returns the last attempt's error.
+// attempt it calls stop, and it tries again only when a port was taken: start returned
+// ErrPortTaken or the server's log (from log) says so. It returns the last attempt's error.
 func StartRetrying(t testing.TB, name string, start func() error, stop func(), log func() string) error {
 	t.Helper()
 	var err error
@@ -330,7 +353,8 @@ func StartRetrying(t testing.TB, name string, start func() error, stop func(), l
 		}
 		l := log()
 		stop()
-		if !strings.Contains(l, "Address already in use") || attempt == StartAttempts {
+		taken := errors.Is(err, ErrPortTaken) || strings.Contains(l, "Address already in use")
+		if !taken || attempt == StartAttempts {
 			break
 		}
 		t.Logf("%s: attempt %d: a port was taken, retrying with new ports", name, attempt)
