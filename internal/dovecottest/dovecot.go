@@ -217,11 +217,11 @@ func (s *Server) writeConfig(plain, tls int, own *account) error {
 	}
 	d := s.Dir
 	// Run as root, Dovecot's defaults hold: its services run as the users dovecot and
-	// dovenull, the login processes chrooted. Anyone else runs every service as
-	// themselves, and a login process cannot chroot.
-	loginChroot, unprivileged := "", ""
+	// dovenull, the login processes and anvil chrooted. Anyone else runs every service as
+	// themselves, and no service can chroot.
+	noChroot, unprivileged := "", ""
 	if own != nil {
-		loginChroot = "\n  chroot ="
+		noChroot = "\n  chroot ="
 		unprivileged = fmt.Sprintf(`
 # Not root: every service runs as the user who started the instance.
 default_internal_user = %s
@@ -269,7 +269,7 @@ stats_writer_socket_path =
 # No authentication penalty: after a failed login anvil would otherwise delay every
 # later login from 127.0.0.1 by 2, 4, 8 and up to 15 s. Dovecot's documented switch is an
 # unusable anvil-auth-penalty socket.
-service anvil {
+service anvil {%[5]s
   unix_listener anvil-auth-penalty {
     mode = 0
   }
@@ -286,7 +286,7 @@ service pop3-login {%[5]s
     ssl = yes
   }
 }
-%[6]s`, d, hex.EncodeToString(nonce[:]), plain, tls, loginChroot, unprivileged)
+%[6]s`, d, hex.EncodeToString(nonce[:]), plain, tls, noChroot, unprivileged)
 	return os.WriteFile(filepath.Join(d, "dovecot.conf"), []byte(conf), 0o644)
 }
 

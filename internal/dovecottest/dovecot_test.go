@@ -75,6 +75,13 @@ func TestStartPlain(t *testing.T) {
 		t.Errorf("RETR of a nonexistent message: %q", l)
 	}
 	s.Cmd("QUIT")
+	// No service failed on the way (run as a user other than root, a service that tries
+	// to chroot logs "Fatal: chroot(...) failed" and the master throttles it).
+	for _, l := range strings.Split(srv.Log(), "\n") {
+		if strings.Contains(l, " Fatal: ") || strings.Contains(l, " Error: ") {
+			t.Errorf("Dovecot's log: %s", l)
+		}
+	}
 }
 
 func TestStartTLS(t *testing.T) {
