@@ -11,6 +11,7 @@ import (
 
 	"github.com/popwire/pop3/internal/dovecottest"
 	"github.com/popwire/pop3/internal/latency"
+	"github.com/popwire/pop3/internal/realserver"
 )
 
 // BenchmarkVsMpop times popsync and mpop (Debian package mpop, delivering to a Maildir)
@@ -30,11 +31,11 @@ func BenchmarkVsMpop(b *testing.B) {
 		{"loopback/2000x10KB", 2000, 10_000, 0},
 		{"rtt20ms/200x2KB", 200, 2_000, 10 * time.Millisecond},
 	} {
-		msgs := make([]dovecottest.Message, tc.count)
+		msgs := make([]realserver.Message, tc.count)
 		var octets int64
 		for i := range msgs {
 			body := strings.Repeat(fmt.Sprintf("line %d of a generated message body\n", i), tc.size/40)
-			msgs[i] = dovecottest.Message{Name: fmt.Sprintf("m%d", i), Data: []byte(fmt.Sprintf("Subject: %d\nFrom: a@example.org\n\n%s", i, body))}
+			msgs[i] = realserver.Message{Name: fmt.Sprintf("m%d", i), Data: []byte(fmt.Sprintf("Subject: %d\nFrom: a@example.org\n\n%s", i, body))}
 			octets += int64(len(msgs[i].Data))
 		}
 		srv := dovecottest.Start(b, msgs)

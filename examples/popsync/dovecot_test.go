@@ -8,13 +8,14 @@ import (
 
 	"github.com/popwire/pop3"
 	"github.com/popwire/pop3/internal/dovecottest"
+	"github.com/popwire/pop3/internal/realserver"
 )
 
 // popsync against a real Dovecot: implicit TLS trusting the test CA with -ca, STLS with a
 // non-ASCII password; every message lands once with its content, a second run fetches
 // nothing, and -delete-after 0s empties the server.
 func TestDovecot(t *testing.T) {
-	msgs := dovecottest.Messages()
+	msgs := realserver.Messages()
 	srv := dovecottest.Start(t, msgs)
 	var raw [][]byte
 	for _, m := range msgs {
