@@ -22,7 +22,6 @@ type Client struct {
 	loggedIn bool
 	caps     Capabilities // nil until CAPA has been asked in the current state
 	deleted  map[int]bool // messages this session marked deleted
-	inBatch  bool         // a RetrEach, TopEach or DeleEach is running
 	opts     Options      // with the defaults filled in
 	host     string       // the dialled host, the default TLS ServerName; "" after NewClient
 }
@@ -62,13 +61,7 @@ func (c *Client) Greeting() string { return c.greeting }
 
 // cmd sends one command and reads its status line.
 func (c *Client) cmd(keyword string, args ...string) (Response, error) {
-	if c.inBatch {
-		return Response{}, ErrBusy
-	}
-	if err := c.conn.Cmd(keyword, args...); err != nil {
-		return Response{}, err
-	}
-	return c.conn.ReadResponse()
+	return c.conn.roundTrip(command{keyword: keyword, args: args})
 }
 
 // enterTransaction records a successful login: the capabilities may differ now.
@@ -80,8 +73,8 @@ func (c *Client) enterTransaction() {
 
 // transaction checks that a TRANSACTION-state command may be sent.
 func (c *Client) transaction() error {
-	if c.inBatch {
-		return ErrBusy
+	if err := c.conn.available(); err != nil {
+		return err
 	}
 	if !c.loggedIn {
 		return ErrNotAuthenticated
@@ -133,11 +126,8 @@ func (c *Client) List() ([]ListEntry, error) {
 	if err := c.transaction(); err != nil {
 		return nil, err
 	}
-	if _, err := c.cmd("LIST"); err != nil {
-		return nil, err
-	}
 	var list []ListEntry
-	err := c.conn.ReadListing(func(line []byte) error {
+	err := c.conn.listing(command{keyword: "LIST"}, 0, func(line []byte) error {
 		num, rest := nextField(line)
 		n, err := parseMessageNumber(num)
 		if err != nil {
@@ -228,7 +218,7 @@ func (c *Client) Noop() error {
 // from the callback of a batch, Quit cannot send QUIT: it closes the connection, which
 // aborts the batch and removes nothing, and returns an error matching ErrBusy.
 func (c *Client) Quit() error {
-	if c.inBatch {
+	if errors.Is(c.conn.available(), ErrBusy) {
 		c.conn.Close()
 		return fmt.Errorf("%w: QUIT not sent, the connection is closed and nothing is removed", ErrBusy)
 	}

@@ -3,6 +3,7 @@ package pop3
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 )
 
@@ -74,6 +75,10 @@ var (
 	// ErrMalformed is returned when a reply the library has to parse (STAT, LIST, UIDL)
 	// does not have the expected form.
 	ErrMalformed = errors.New("pop3: malformed reply")
+	// ErrReplyTooLarge is returned when a listing holds more entries than
+	// Options.MaxListingEntries, or a CAPA reply is longer than capaMaxOctets; the rest
+	// of the reply is not read, so the connection is broken too.
+	ErrReplyTooLarge = errors.New("pop3: reply too large")
 	// ErrBroken is returned by every call after the connection has fallen out of step with
 	// the server: after a timeout, a cut connection, a line over the bound, or a body that
 	// could not be read to its end. The connection should be closed.
@@ -110,14 +115,43 @@ var (
 	ErrUTF8Credentials = fmt.Errorf("%w: the server accepts no non-ASCII credentials", ErrInvalidArgument)
 )
 
-// brokenError records why a connection fell out of step; it matches ErrBroken and the
-// original cause with errors.Is.
+// brokenError records why a connection fell out of step, and during the reply to which
+// command; it matches ErrBroken and the original cause with errors.Is. Its text is
+// "pop3: COMMAND: cause", the cause's own "pop3: " left out.
 type brokenError struct {
-	cause error
+	command string
+	cause   error
 }
 
 func (e *brokenError) Error() string {
-	return "pop3: connection is broken: " + e.cause.Error()
+	return "pop3: " + commandPrefix(e.command) + strings.TrimPrefix(e.cause.Error(), "pop3: ")
 }
 
 func (e *brokenError) Unwrap() []error { return []error{ErrBroken, e.cause} }
+
+// commandPrefix is "COMMAND: ", or "" for no command.
+func commandPrefix(command string) string {
+	if command == "" {
+		return ""
+	}
+	return command + ": "
+}
+
+// closedError is the error of a Conn closed by Close (or Quit): for a call that Close
+// aborted, naming the command whose reply it was reading, and for every call after.
+// It matches net.ErrClosed.
+type closedError struct {
+	command string
+}
+
+// errClosed is what every call returns after Close.
+var errClosed error = &closedError{}
+
+func (e *closedError) Error() string {
+	if e.command == "" {
+		return "pop3: the connection is closed"
+	}
+	return "pop3: " + e.command + ": the connection was closed by the caller"
+}
+
+func (e *closedError) Unwrap() error { return net.ErrClosed }

@@ -18,11 +18,8 @@ func (c *Client) UIDL() ([]UIDEntry, error) {
 	if err := c.transaction(); err != nil {
 		return nil, err
 	}
-	if _, err := c.cmd("UIDL"); err != nil {
-		return nil, err
-	}
 	var list []UIDEntry
-	err := c.conn.ReadListing(func(line []byte) error {
+	err := c.conn.listing(command{keyword: "UIDL"}, 0, func(line []byte) error {
 		num, rest := nextField(line)
 		n, err := parseMessageNumber(num)
 		if err != nil {
