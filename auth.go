@@ -78,8 +78,8 @@ func (c *Client) userPass(user, pass string, utf8 bool) error {
 	if err := checkCommand("PASS", []string{pass}, utf8); err != nil {
 		return fmt.Errorf("%w (in the password)", err)
 	}
-	for _, cmd := range []command{{"USER", []string{user}, utf8}, {"PASS", []string{pass}, utf8}} {
-		if _, err := c.conn.roundTrip(cmd); err != nil {
+	for _, cmd := range [][2]string{{"USER", user}, {"PASS", pass}} {
+		if _, err := c.conn.roundTrip(cmd[0], cmd[1:], utf8); err != nil {
 			return err
 		}
 	}

@@ -195,10 +195,10 @@ func (c *Conn) runBatch(b *batch) error {
 	}
 	var failures []error
 	for i, f := range b.first {
-		args[0] = f
-		if err := c.checkInStep(displayCommand(b.keyword, args)); err != nil {
+		if err := c.checkInStep(b.keyword); err != nil {
 			return joinErrors(append(failures, err)...)
 		}
+		args[0] = f
 		c.writeCommand(b.keyword, args)
 		if err := c.flush(); err != nil {
 			return joinErrors(append(failures, err)...)
@@ -249,8 +249,7 @@ func discard(int, io.Reader) error { return nil }
 // runPipelined runs b with a writer goroutine that keeps up to a window of commands ahead
 // of the replies, which this goroutine reads.
 func (c *Conn) runPipelined(b *batch, args []string) error {
-	args[0] = b.first[0]
-	if err := c.checkInStep(displayCommand(b.keyword, args)); err != nil {
+	if err := c.checkInStep(b.keyword); err != nil {
 		return err
 	}
 	c.flight.openWindow(pipelineWindowCommands, pipelineWindowOctets)

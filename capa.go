@@ -47,7 +47,7 @@ func (c *Client) capabilities() (Capabilities, error) {
 		return c.caps, nil
 	}
 	caps := Capabilities{}
-	err := c.conn.listing(command{keyword: "CAPA"}, capaMaxOctets, func(line []byte) error {
+	err := c.conn.listing("CAPA", capaMaxOctets, func(line []byte) error {
 		tag, rest := nextField(line)
 		if len(tag) == 0 {
 			return nil

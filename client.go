@@ -61,7 +61,7 @@ func (c *Client) Greeting() string { return c.greeting }
 
 // cmd sends one command and reads its status line.
 func (c *Client) cmd(keyword string, args ...string) (Response, error) {
-	return c.conn.roundTrip(command{keyword: keyword, args: args})
+	return c.conn.roundTrip(keyword, args, false)
 }
 
 // enterTransaction records a successful login: the capabilities may differ now.
@@ -127,7 +127,7 @@ func (c *Client) List() ([]ListEntry, error) {
 		return nil, err
 	}
 	var list []ListEntry
-	err := c.conn.listing(command{keyword: "LIST"}, 0, func(line []byte) error {
+	err := c.conn.listing("LIST", 0, func(line []byte) error {
 		num, rest := nextField(line)
 		n, err := parseMessageNumber(num)
 		if err != nil {

@@ -227,11 +227,11 @@ func (c *Conn) Cmd(keyword string, args ...string) error {
 	if err := c.guard(); err != nil {
 		return err
 	}
-	return c.send([]command{{keyword: keyword, args: args}})
+	return c.send(keyword, args, false)
 }
 
-// command is one command line to send: the keyword and its arguments, and whether the
-// arguments may hold non-ASCII UTF-8 (the credentials a server that lists "UTF8 USER"
+// command is one command line of a pipeline: the keyword and its arguments, and whether
+// the arguments may hold non-ASCII UTF-8 (the credentials a server that lists "UTF8 USER"
 // accepts in USER and PASS, RFC 6856 section 2.2).
 type command struct {
 	keyword string
@@ -239,21 +239,16 @@ type command struct {
 	utf8    bool
 }
 
-// send checks the commands, then sends them in one write; their replies are read in order
-// afterwards (readStatus, readListing, lend). Several commands at once are for a server
-// that lists PIPELINING. The caller has passed the guard.
-func (c *Conn) send(cmds []command) error {
-	for _, cmd := range cmds {
-		if err := checkCommand(cmd.keyword, cmd.args, cmd.utf8); err != nil {
-			return err
-		}
-	}
-	if err := c.checkInStep(displayCommand(cmds[0].keyword, cmds[0].args)); err != nil {
+// send checks one command and sends it; its reply is read afterwards (readStatus,
+// readListing, lend). The caller has passed the guard.
+func (c *Conn) send(keyword string, args []string, utf8 bool) error {
+	if err := checkCommand(keyword, args, utf8); err != nil {
 		return err
 	}
-	for _, cmd := range cmds {
-		c.writeCommand(cmd.keyword, cmd.args)
+	if err := c.checkInStep(keyword); err != nil {
+		return err
 	}
+	c.writeCommand(keyword, args)
 	return c.flush()
 }
 
@@ -267,7 +262,18 @@ func (c *Conn) pipeline(cmds []command, reply func(i int, resp Response, err err
 	if err := c.guard(); err != nil {
 		return err
 	}
-	if err := c.send(cmds); err != nil {
+	for _, cmd := range cmds {
+		if err := checkCommand(cmd.keyword, cmd.args, cmd.utf8); err != nil {
+			return err
+		}
+	}
+	if err := c.checkInStep(cmds[0].keyword); err != nil {
+		return err
+	}
+	for _, cmd := range cmds {
+		c.writeCommand(cmd.keyword, cmd.args)
+	}
+	if err := c.flush(); err != nil {
 		return err
 	}
 	var errs []error
@@ -395,11 +401,11 @@ func (c *Conn) ReadResponse() (Response, error) {
 }
 
 // roundTrip sends one command and reads its status line: the Client's single-line call.
-func (c *Conn) roundTrip(cmd command) (Response, error) {
+func (c *Conn) roundTrip(keyword string, args []string, utf8 bool) (Response, error) {
 	if err := c.guard(); err != nil {
 		return Response{}, err
 	}
-	if err := c.send([]command{cmd}); err != nil {
+	if err := c.send(keyword, args, utf8); err != nil {
 		return Response{}, err
 	}
 	return c.readStatus()
@@ -522,14 +528,14 @@ func (c *Conn) ReadListing(fn func(line []byte) error) error {
 	return c.readListing(nil, 0, fn)
 }
 
-// listing sends one command and reads its status line and, after a positive one, its
+// listing sends one command without arguments and reads its status line and, after a positive one, its
 // listing, all within one deadline; maxOctets, when positive, bounds the listing's total
 // size, line endings counted as two octets.
-func (c *Conn) listing(cmd command, maxOctets int, fn func(line []byte) error) error {
+func (c *Conn) listing(keyword string, maxOctets int, fn func(line []byte) error) error {
 	if err := c.guard(); err != nil {
 		return err
 	}
-	if err := c.send([]command{cmd}); err != nil {
+	if err := c.send(keyword, nil, false); err != nil {
 		return err
 	}
 	var dl replyDeadline

@@ -19,7 +19,7 @@ func (c *Client) UIDL() ([]UIDEntry, error) {
 		return nil, err
 	}
 	var list []UIDEntry
-	err := c.conn.listing(command{keyword: "UIDL"}, 0, func(line []byte) error {
+	err := c.conn.listing("UIDL", 0, func(line []byte) error {
 		num, rest := nextField(line)
 		n, err := parseMessageNumber(num)
 		if err != nil {
