@@ -214,13 +214,13 @@ func (c *Client) cancelAuth(cause error) error {
 	err := c.conn.cancelAuth()
 	switch {
 	case err != nil && !isNegative(err):
-		return fmt.Errorf("%w; cancelling: %w", cause, err)
+		return fmt.Errorf("%w; cancelling: %w", cause, unprefixed(err))
 	case err == nil:
 		// The server accepted an exchange the client cancelled: it is logged in.
 		c.enterTransaction()
 		return fmt.Errorf("%w (the server accepted the cancelled exchange)", cause)
 	}
-	return fmt.Errorf("%w: %w", cause, err)
+	return fmt.Errorf("%w: %w", cause, unprefixed(err))
 }
 
 // failureReporter is a mechanism that answers a failure challenge with an empty response,

@@ -108,8 +108,11 @@ func (c *Client) Stat() (count int, size int64, err error) {
 		return 0, 0, err
 	}
 	n, size, err := parseNumberPair([]byte(resp.Text))
-	if err != nil || n > maxMessageNumber {
-		return 0, 0, fmt.Errorf("pop3: STAT reply %q: %w", resp.Text, ErrMalformed)
+	if err == nil && n > maxMessageNumber {
+		err = fmt.Errorf("%w: %d messages is out of range", ErrMalformed, n)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("pop3: STAT reply %q: %w", resp.Text, unprefixed(err))
 	}
 	return int(n), size, nil
 }
@@ -131,12 +134,12 @@ func (c *Client) List() ([]ListEntry, error) {
 		num, rest := nextField(line)
 		n, err := parseMessageNumber(num)
 		if err != nil {
-			return fmt.Errorf("pop3: LIST line %q: %w", line, err)
+			return fmt.Errorf("pop3: LIST line %q: %w", line, unprefixed(err))
 		}
 		size, _ := nextField(rest)
 		s, err := parseDecimal(size)
 		if err != nil {
-			return fmt.Errorf("pop3: LIST line %q: %w", line, err)
+			return fmt.Errorf("pop3: LIST line %q: %w", line, unprefixed(err))
 		}
 		list = append(list, ListEntry{Number: n, Size: s})
 		return nil

@@ -23,11 +23,11 @@ func (c *Client) UIDL() ([]UIDEntry, error) {
 		num, rest := nextField(line)
 		n, err := parseMessageNumber(num)
 		if err != nil {
-			return fmt.Errorf("pop3: UIDL line %q: %w", line, err)
+			return fmt.Errorf("pop3: UIDL line %q: %w", line, unprefixed(err))
 		}
 		uid, _ := nextField(rest)
 		if err := checkUID(uid); err != nil {
-			return fmt.Errorf("pop3: UIDL line %q: %w", line, err)
+			return fmt.Errorf("pop3: UIDL line %q: %w", line, unprefixed(err))
 		}
 		list = append(list, UIDEntry{Number: n, UID: string(uid)})
 		return nil
