@@ -9,7 +9,7 @@ import (
 	"github.com/emersion/go-sasl"
 )
 
-// Login authenticates with a user name and a password (MS-STANOPOP3 C0042-C0047).
+// Login authenticates with a user name and a password.
 //
 // Both are first prepared with PRECIS (RFC 8265: UsernameCasePreserved, OpaqueString): a
 // value PRECIS refuses, such as one holding a control octet or an empty one, or a user
@@ -42,7 +42,7 @@ func (c *Client) Login(username, password string) error {
 	}
 	if caps := c.caps; len(caps) > 0 && !caps.User() {
 		// The server has listed what it offers, and USER is not among it (RFC 2449
-		// section 6.5; MS-STANOPOP3 C0009): send no password it will refuse.
+		// section 6.5): send no password it will refuse.
 		if caps.SupportsSASL(sasl.Plain) {
 			return c.authenticate(sasl.NewPlainClient("", user, pass))
 		}

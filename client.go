@@ -40,7 +40,7 @@ func DialTLS(addr string, opts *Options) (*Client, error) {
 }
 
 // NewClient starts a session on conn, which is already connected: it waits for the
-// greeting (MS-STANOPOP3 C0002, C0007). On error conn is closed.
+// greeting. On error conn is closed.
 func NewClient(conn net.Conn, opts *Options) (*Client, error) {
 	c := &Client{conn: NewConn(conn, opts), opts: opts.withDefaults()}
 	resp, err := c.conn.ReadResponse()
@@ -82,8 +82,8 @@ func (c *Client) transaction() error {
 	return nil
 }
 
-// message checks a message number before it is sent: logged in, at least 1 (C0011), and
-// not marked deleted in this session (C0026).
+// message checks a message number before it is sent: logged in, at least 1, and not
+// marked deleted in this session.
 func (c *Client) message(n int) (string, error) {
 	if err := c.transaction(); err != nil {
 		return "", err
@@ -98,7 +98,7 @@ func (c *Client) message(n int) (string, error) {
 }
 
 // Stat returns the number of messages in the maildrop and their total size in octets
-// (MS-STANOPOP3 C0015, C0017).
+// (the drop listing of RFC 1939 section 5).
 func (c *Client) Stat() (count int, size int64, err error) {
 	if err := c.transaction(); err != nil {
 		return 0, 0, err
@@ -124,7 +124,7 @@ type ListEntry struct {
 }
 
 // List returns the number and size of every message not marked deleted. It sends a bare
-// LIST, never "LIST n" (MS-STANOPOP3 V0003, C0020, C0021).
+// LIST, never "LIST n".
 func (c *Client) List() ([]ListEntry, error) {
 	if err := c.transaction(); err != nil {
 		return nil, err
@@ -151,7 +151,7 @@ func (c *Client) List() ([]ListEntry, error) {
 }
 
 // Retr retrieves message n. The reader streams the message as the server sends it, CRLF
-// line endings kept and dot-stuffing removed (MS-STANOPOP3 V0004, C0022, C0023); it returns
+// line endings kept and dot-stuffing removed; it returns
 // io.EOF only after the terminating line, and an error matching io.ErrUnexpectedEOF if the
 // connection ends before it. Read it to the end or Close it; the next call on the Client
 // drains whatever is left.
@@ -167,7 +167,7 @@ func (c *Client) Retr(n int) (io.ReadCloser, error) {
 }
 
 // Top retrieves the header of message n, the blank line after it, and the first lines
-// lines of its body (MS-STANOPOP3 C0032, C0034). The reader behaves as Retr's.
+// lines of its body. The reader behaves as Retr's.
 func (c *Client) Top(n, lines int) (io.ReadCloser, error) {
 	num, err := c.message(n)
 	if err != nil {
@@ -182,7 +182,7 @@ func (c *Client) Top(n, lines int) (io.ReadCloser, error) {
 	return c.conn.DotReader(), nil
 }
 
-// checkLineCount refuses a negative TOP line count (MS-STANOPOP3 C0032).
+// checkLineCount refuses a negative TOP line count.
 func checkLineCount(lines int) error {
 	if lines < 0 {
 		return fmt.Errorf("%w: TOP line count %d is negative", ErrInvalidArgument, lines)
@@ -190,7 +190,7 @@ func checkLineCount(lines int) error {
 	return nil
 }
 
-// Dele marks message n deleted (MS-STANOPOP3 C0024, C0026). The server removes it only
+// Dele marks message n deleted. The server removes it only
 // when Quit succeeds; Close instead, and nothing is removed. Later calls that name n fail
 // with ErrDeleted without asking the server.
 func (c *Client) Dele(n int) error {
@@ -206,7 +206,7 @@ func (c *Client) Dele(n int) error {
 }
 
 // Noop asks the server for a positive reply, to keep the session alive or check it
-// (MS-STANOPOP3 C0027, C0029).
+// without changing anything.
 func (c *Client) Noop() error {
 	if err := c.transaction(); err != nil {
 		return err
@@ -215,7 +215,7 @@ func (c *Client) Noop() error {
 	return err
 }
 
-// Quit ends the session with QUIT (MS-STANOPOP3 C0012, C0030). After a login, a positive
+// Quit ends the session with QUIT. After a login, a positive
 // reply means the server has removed the messages marked deleted; a negative one is
 // returned as an *Error, and some may remain. The connection is closed either way. Called
 // from the callback of a batch, Quit cannot send QUIT: it closes the connection, which
@@ -233,7 +233,7 @@ func (c *Client) Quit() error {
 }
 
 // Close closes the connection without QUIT: the server never enters its UPDATE state, so
-// no message marked deleted in this session is removed (MS-STANOPOP3 V0006). It may be
+// no message marked deleted in this session is removed. It may be
 // called from another goroutine to abort a call in progress.
 func (c *Client) Close() error {
 	return c.conn.Close()

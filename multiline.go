@@ -9,7 +9,7 @@ import (
 // DotReader reads the body of a multi-line reply (RETR, TOP) while it streams in. It
 // yields the octets exactly as the server sent them, CRLF kept, with only the
 // dot-stuffing removed: a line that is "." alone ends the body, and one leading dot is
-// dropped from any other line that begins with "." (RFC 1939 section 3, MS-STANOPOP3 V0002).
+// dropped from any other line that begins with "." (RFC 1939 section 3).
 // It holds no line in memory, so a line of any length streams through.
 //
 // If the connection ends or times out before the terminating line, Read returns an error

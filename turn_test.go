@@ -126,3 +126,21 @@ func TestCallsAfterCloseSayClosed(t *testing.T) {
 	}
 	wait(t, srv)
 }
+
+// Capabilities returns the caller's copy: changing it changes nothing in the Client, which
+// still sends no CAPA again.
+func TestCapabilitiesIsACopy(t *testing.T) {
+	c, srv := dial(t, nil, greeting, Expect("CAPA"), Reply("+OK", "SASL PLAIN", "TOP", "."))
+	caps, err := c.Capabilities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps["SASL"][0] = "LOGIN"
+	delete(caps, "TOP")
+	again, err := c.Capabilities()
+	if err != nil || !again.Has("TOP") || !again.SupportsSASL("PLAIN") || again.SupportsSASL("LOGIN") {
+		t.Fatalf("Capabilities after changing the copy: %v, %v", again, err)
+	}
+	c.Close()
+	wait(t, srv)
+}

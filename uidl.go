@@ -10,9 +10,9 @@ type UIDEntry struct {
 }
 
 // UIDL returns the unique-id of every message not marked deleted. It sends a bare UIDL,
-// never "UIDL n" (MS-STANOPOP3 V0007, C0037). Unique-ids are opaque: any run of
+// never "UIDL n". Unique-ids are opaque: any run of
 // octets other than spaces, tabs and control octets is accepted as it is, whatever its
-// length, and two messages may share one (C0038, C0039, C0041). Whatever follows the
+// length, and two messages may share one. Whatever follows the
 // unique-id on its line is ignored.
 func (c *Client) UIDL() ([]UIDEntry, error) {
 	if err := c.transaction(); err != nil {
@@ -52,7 +52,7 @@ func checkUID(uid []byte) error {
 }
 
 // NumbersByUID groups the messages of a UIDL listing by unique-id. A server may give two
-// identical messages the same unique-id (MS-STANOPOP3 C0041); both numbers are kept, in
+// identical messages the same unique-id; both numbers are kept, in
 // listing order.
 func NumbersByUID(entries []UIDEntry) map[string][]int {
 	m := make(map[string][]int, len(entries))
