@@ -19,21 +19,50 @@ import (
 
 // The three defects of issue 11, each against a hostile server.
 
-// trickle plays a server on the far end of a pipe: it answers the first line it reads
-// with status, then sends line after line, one every gap, until the client goes away or
-// limit lines are sent; then it closes.
-func trickle(server net.Conn, status, line string, gap time.Duration, limit int) {
-	defer server.Close()
-	if _, err := bufio.NewReader(server).ReadString('\n'); err != nil {
-		return
-	}
-	if _, err := io.WriteString(server, status); err != nil {
-		return
-	}
-	for range limit {
-		time.Sleep(gap)
-		if _, err := io.WriteString(server, line); err != nil {
+// pipePeer plays a server on the far end of an in-memory pipe and returns the client
+// end, and a function that closes the client end and waits for the server to end. The
+// server writes opening[0] at once (the greeting) and each later opening reply after
+// reading a line, then runs serve, then closes its end.
+func pipePeer(opening []string, serve func(r *bufio.Reader, server net.Conn)) (net.Conn, func()) {
+	client, server := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer server.Close()
+		r := bufio.NewReader(server)
+		for i, reply := range opening {
+			if i > 0 {
+				if _, err := r.ReadString('\n'); err != nil {
+					return
+				}
+			}
+			if _, err := io.WriteString(server, reply); err != nil {
+				return
+			}
+		}
+		serve(r, server)
+	}()
+	return client, func() { client.Close(); <-done }
+}
+
+// greetLogin is the opening of a session that logs in with USER and PASS.
+var greetLogin = []string{"+OK ready\r\n", "+OK\r\n", "+OK\r\n"}
+
+// trickle answers the next line with status, then sends line after line, one every gap,
+// until the client goes away or limit lines are sent.
+func trickle(status, line string, gap time.Duration, limit int) func(*bufio.Reader, net.Conn) {
+	return func(r *bufio.Reader, server net.Conn) {
+		if _, err := r.ReadString('\n'); err != nil {
 			return
+		}
+		if _, err := io.WriteString(server, status); err != nil {
+			return
+		}
+		for range limit {
+			time.Sleep(gap)
+			if _, err := io.WriteString(server, line); err != nil {
+				return
+			}
 		}
 	}
 }
@@ -45,14 +74,9 @@ func TestListingDeadlineIsForTheWholeReply(t *testing.T) {
 	for _, keyword := range []string{"LIST", "UIDL", "CAPA"} {
 		t.Run(keyword, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				client, server := net.Pipe()
-				done := make(chan struct{})
-				go func() {
-					defer close(done)
-					trickle(server, "+OK\r\n", "1 1\r\n", 100*time.Millisecond, 1000)
-				}()
+				client, wait := pipePeer(nil, trickle("+OK\r\n", "1 1\r\n", 100*time.Millisecond, 1000))
+				defer wait()
 				c := pop3.NewConn(client, &pop3.Options{Timeout: 500 * time.Millisecond})
-				defer func() { c.Close(); <-done }()
 				start := time.Now()
 				if err := c.Cmd(keyword); err != nil {
 					t.Fatal(err)
@@ -76,26 +100,12 @@ func TestListingDeadlineIsForTheWholeReply(t *testing.T) {
 // The same through the Client: the status line and its listing share one deadline.
 func TestClientListingDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		client, server := net.Pipe()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			defer server.Close()
-			r := bufio.NewReader(server)
-			io.WriteString(server, "+OK ready\r\n")
-			for _, reply := range []string{"+OK\r\n", "+OK\r\n"} { // USER, PASS
-				if _, err := r.ReadString('\n'); err != nil {
-					return
-				}
-				io.WriteString(server, reply)
-			}
-			trickle(server, "+OK\r\n", "1 1\r\n", 100*time.Millisecond, 1000)
-		}()
+		client, wait := pipePeer(greetLogin, trickle("+OK\r\n", "1 1\r\n", 100*time.Millisecond, 1000))
+		defer wait()
 		c, err := pop3.NewClient(client, &pop3.Options{Timeout: 500 * time.Millisecond, AllowInsecureAuth: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer func() { c.Close(); <-done }()
 		if err := c.Login("alice", "secret"); err != nil {
 			t.Fatal(err)
 		}
@@ -132,16 +142,12 @@ func TestListingEntriesBounded(t *testing.T) {
 func TestCapaReplyCostBounded(t *testing.T) {
 	line := "X" + strings.Repeat(" a", 4000) + "\r\n"
 	reply := []byte("+OK\r\n" + strings.Repeat(line, 1000) + ".\r\n")
-	client, server := net.Pipe()
-	done := make(chan struct{})
-	go func() { // a server that allocates nothing while the client reads
-		defer close(done)
-		defer server.Close()
-		server.Write([]byte("+OK ready\r\n"))
-		if _, err := bufio.NewReader(server).ReadString('\n'); err == nil { // CAPA
+	// The server allocates nothing while the client reads.
+	client, wait := pipePeer([]string{"+OK ready\r\n"}, func(r *bufio.Reader, server net.Conn) {
+		if _, err := r.ReadString('\n'); err == nil { // CAPA
 			server.Write(reply)
 		}
-	}()
+	})
 	c, err := pop3.NewClient(client, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -150,8 +156,7 @@ func TestCapaReplyCostBounded(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	_, err = c.Capabilities()
 	runtime.ReadMemStats(&after)
-	c.Close()
-	<-done
+	wait()
 	if !errors.Is(err, pop3.ErrReplyTooLarge) || !errors.Is(err, pop3.ErrBroken) {
 		t.Fatalf("Capabilities: %v; want ErrReplyTooLarge and ErrBroken", err)
 	}

@@ -72,19 +72,12 @@ func TestCutNamesTheCommand(t *testing.T) {
 // A timeout inside a reply names the command too. synctest's clock makes it exact.
 func TestTimeoutNamesTheCommand(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		client, server := net.Pipe()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			defer server.Close()
-			server.Write([]byte("+OK ready\r\n"))
-			r := bufio.NewReader(server)
-			r.ReadString('\n') // RETR 7
-			server.Write([]byte("+OK\r\nthe start of a body"))
+		client, wait := pipePeer([]string{"+OK ready\r\n", "+OK\r\nthe start of a body"}, func(r *bufio.Reader, _ net.Conn) {
 			r.ReadString('\n') // until the client closes
-		}()
-		c, err := pop3.NewConn(client, &pop3.Options{Timeout: time.Second}), error(nil)
-		defer func() { c.Close(); <-done }()
+		})
+		defer wait()
+		c := pop3.NewConn(client, &pop3.Options{Timeout: time.Second})
+		var err error
 		if _, err = c.ReadResponse(); err != nil {
 			t.Fatal(err)
 		}
@@ -106,20 +99,13 @@ func TestTimeoutNamesTheCommand(t *testing.T) {
 // caller and matches net.ErrClosed, not ErrBroken. The server's receipt of NOOP is the
 // event that the call is under way.
 func TestCloseAbortSaysClosedByCaller(t *testing.T) {
-	client, server := net.Pipe()
 	received := make(chan struct{})
-	go func() {
-		server.Write([]byte("+OK ready\r\n"))
-		r := bufio.NewReader(server)
-		for _, reply := range []string{"+OK\r\n", "+OK\r\n"} { // USER, PASS
-			r.ReadString('\n')
-			server.Write([]byte(reply))
-		}
+	client, wait := pipePeer(greetLogin, func(r *bufio.Reader, _ net.Conn) {
 		r.ReadString('\n') // NOOP, never answered
 		close(received)
-		r.ReadString('\n')
-		server.Close()
-	}()
+		r.ReadString('\n') // until the client closes
+	})
+	defer wait()
 	c, err := pop3.NewClient(client, &pop3.Options{AllowInsecureAuth: true})
 	if err != nil {
 		t.Fatal(err)
