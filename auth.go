@@ -9,7 +9,7 @@ import (
 	"github.com/emersion/go-sasl"
 )
 
-// Login authenticates with a user name and a password (MS-STANOPOP3 C0042-C0047).
+// Login authenticates with a user name and a password.
 //
 // Both are first prepared with PRECIS (RFC 8265: UsernameCasePreserved, OpaqueString): a
 // value PRECIS refuses, such as one holding a control octet or an empty one, or a user
@@ -27,6 +27,9 @@ import (
 // from a locked maildrop ("IN-USE") or a login too soon ("LOGIN-DELAY"). After a
 // successful login the capabilities are forgotten, so Capabilities asks CAPA again.
 func (c *Client) Login(username, password string) error {
+	if err := c.conn.available(); err != nil {
+		return err
+	}
 	if c.loggedIn {
 		return ErrAuthenticated
 	}
@@ -38,9 +41,9 @@ func (c *Client) Login(username, password string) error {
 		return err
 	}
 	c.user = username
-	if caps := c.caps; len(caps) > 0 && !caps.Has("USER") {
+	if caps := c.caps; len(caps) > 0 && !caps.User() {
 		// The server has listed what it offers, and USER is not among it (RFC 2449
-		// section 6.5; MS-STANOPOP3 C0009): send no password it will refuse.
+		// section 6.5): send no password it will refuse.
 		if caps.SupportsSASL(sasl.Plain) {
 			return c.authenticate(sasl.NewPlainClient("", user, pass))
 		}
@@ -49,7 +52,7 @@ func (c *Client) Login(username, password string) error {
 	if isASCII(user) && isASCII(pass) {
 		return c.userPass(user, pass, false)
 	}
-	caps, err := c.Capabilities()
+	caps, err := c.capabilities()
 	if err != nil {
 		return err
 	}
@@ -77,13 +80,7 @@ func (c *Client) userPass(user, pass string, utf8 bool) error {
 		return fmt.Errorf("%w (in the password)", err)
 	}
 	for _, cmd := range [][2]string{{"USER", user}, {"PASS", pass}} {
-		if err := c.conn.queueCommand(cmd[0], cmd[1:], utf8); err != nil {
-			return err
-		}
-		if err := c.conn.flush(); err != nil {
-			return err
-		}
-		if _, err := c.conn.ReadResponse(); err != nil {
+		if _, err := c.conn.roundTrip(cmd[0], cmd[1:], utf8); err != nil {
 			return err
 		}
 	}
@@ -117,6 +114,9 @@ func (c *Client) Auth(mech sasl.Client) error {
 
 // authenticate runs one AUTH exchange with mech (RFC 5034 section 4).
 func (c *Client) authenticate(mech sasl.Client) error {
+	if err := c.conn.available(); err != nil {
+		return err
+	}
 	if c.loggedIn {
 		return ErrAuthenticated
 	}
@@ -132,7 +132,7 @@ func (c *Client) authenticate(mech sasl.Client) error {
 			return err
 		}
 	}
-	caps, err := c.Capabilities()
+	caps, err := c.capabilities()
 	if err != nil {
 		return err
 	}
@@ -218,20 +218,16 @@ func decodeChallenge(challenge string) ([]byte, error) {
 // cancelAuth ends an AUTH exchange with "*" and returns cause, wrapping the server's
 // reply, which RFC 5034 says is negative.
 func (c *Client) cancelAuth(cause error) error {
-	if err := c.conn.sendAuthResponse("*"); err != nil {
-		return fmt.Errorf("%w; cancelling: %w", cause, err)
-	}
-	_, more, err := c.conn.readAuthReply()
+	err := c.conn.cancelAuth()
 	switch {
-	case more:
-		return fmt.Errorf("%w; cancelling: %w", cause,
-			c.conn.fail(fmt.Errorf("%w: a continuation after the cancel", ErrMalformed)))
+	case err != nil && !isNegative(err):
+		return fmt.Errorf("%w; cancelling: %w", cause, unprefixed(err))
 	case err == nil:
 		// The server accepted an exchange the client cancelled: it is logged in.
 		c.enterTransaction()
 		return fmt.Errorf("%w (the server accepted the cancelled exchange)", cause)
 	}
-	return fmt.Errorf("%w: %w", cause, err)
+	return fmt.Errorf("%w: %w", cause, unprefixed(err))
 }
 
 // failureReporter is a mechanism that explains a negative reply: XOAUTH2 tells what its
@@ -265,44 +261,4 @@ func (c *Client) checkCleartext() error {
 		return nil
 	}
 	return fmt.Errorf("%w to %v: use TLS, or set Options.AllowInsecureAuth", ErrInsecureAuth, c.conn.NetConn().RemoteAddr())
-}
-
-// readAuthReply reads one line of an AUTH exchange and is the one place that classifies it
-// (RFC 5034 section 4): "+" alone or "+ " and base64 is a continuation, returned with more
-// true and the base64 text; any other line ends the exchange and is returned as
-// ReadResponse returns a status line: "+OK" with a nil error, "-ERR" as an *Error. The
-// challenge is bounded by Options.MaxLineLength like any line.
-func (c *Conn) readAuthReply() (challenge string, more bool, err error) {
-	if err := c.ready(); err != nil {
-		return "", false, err
-	}
-	line, err := c.readLine()
-	if err != nil {
-		return "", false, err
-	}
-	if len(line) > 0 && line[0] == '+' && (len(line) == 1 || isBlank(line[1])) {
-		return strings.TrimRight(string(skipBlanks(line[1:])), " \t"), true, nil
-	}
-	_, err = c.statusReply(line)
-	return "", false, err
-}
-
-// sendAuthResponse sends one client response of an AUTH exchange: a line of base64, maybe
-// empty, or "*" to cancel (RFC 5034 section 4). It is not a command: the AUTH command's
-// reply is still the one awaited, and no 255-octet bound applies. The transcript shows
-// "***" for a response and "*" for a cancel.
-func (c *Conn) sendAuthResponse(line string) error {
-	if err := c.ready(); err != nil {
-		return err
-	}
-	display := "***"
-	if line == "*" {
-		display = line
-	} else if _, err := base64.StdEncoding.Strict().DecodeString(line); err != nil {
-		return fmt.Errorf("%w: SASL response is not base64", ErrInvalidArgument)
-	}
-	c.w.WriteString(line)
-	c.w.WriteString("\r\n")
-	c.trace.client(display)
-	return c.flush()
 }

@@ -1,15 +1,14 @@
 package pop3
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 )
 
-// maxCapabilityLines bounds a CAPA listing: no server has a use for more, and a listing
-// that never ends must not keep the client reading (RFC 2449 section 5 lists a dozen).
-const maxCapabilityLines = 1000
+// capaMaxOctets bounds a whole CAPA reply's listing, line endings counted as two octets:
+// RFC 2449 capability lines are short, real servers list a dozen in a few hundred octets,
+// and a listing that never ends must not keep the client reading nor cost memory.
+const capaMaxOctets = 16 << 10
 
 // Capabilities is what the server listed in reply to CAPA (RFC 2449): each capability's
 // tag, upper-cased, and its arguments.
@@ -29,25 +28,26 @@ func (c Capabilities) Args(name string) []string {
 
 // Capabilities asks the server for its capabilities with CAPA, once in each state: the
 // answer is kept until the login, after which the server may list others. A server that
-// answers CAPA with -ERR has none to list: the result is then empty, with a nil error.
+// answers CAPA with -ERR has none to list: the result is then empty, with a nil error. A
+// CAPA listing over 16 KiB fails with ErrReplyTooLarge. The result is the caller's copy.
 func (c *Client) Capabilities() (Capabilities, error) {
+	caps, err := c.capabilities()
+	if err != nil {
+		return nil, err
+	}
+	return caps.clone(), nil
+}
+
+// capabilities is Capabilities without the copy, for the library's own use.
+func (c *Client) capabilities() (Capabilities, error) {
+	if err := c.conn.available(); err != nil {
+		return nil, err
+	}
 	if c.caps != nil {
 		return c.caps, nil
 	}
-	if _, err := c.cmd("CAPA"); err != nil {
-		var perr *Error
-		if errors.As(err, &perr) {
-			c.caps = Capabilities{}
-			return c.caps, nil
-		}
-		return nil, err
-	}
 	caps := Capabilities{}
-	lines := 0
-	err := c.conn.ReadListing(func(line []byte) error {
-		if lines++; lines > maxCapabilityLines {
-			return c.conn.fail(fmt.Errorf("%w: CAPA lists more than %d lines", ErrMalformed, maxCapabilityLines))
-		}
+	err := c.conn.listing("CAPA", capaMaxOctets, func(line []byte) error {
 		tag, rest := nextField(line)
 		if len(tag) == 0 {
 			return nil
@@ -65,12 +65,28 @@ func (c *Client) Capabilities() (Capabilities, error) {
 		caps[name] = args
 		return nil
 	})
+	if isNegative(err) {
+		caps, err = Capabilities{}, nil // no capabilities to list
+	}
 	if err != nil {
 		return nil, err
 	}
 	c.caps = caps
 	return caps, nil
 }
+
+// clone returns a copy of c that shares nothing with it.
+func (c Capabilities) clone() Capabilities {
+	out := make(Capabilities, len(c))
+	for k, v := range c {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}
+
+// User reports whether the server offers USER and PASS (RFC 2449 section 6.3) in the
+// current state.
+func (c Capabilities) User() bool { return c.Has("USER") }
 
 // SASLMechanisms returns the SASL mechanisms listed with "SASL" (RFC 5034 section 3),
 // upper-cased, in the server's order; nil when the server lists none.

@@ -23,7 +23,6 @@ type Client struct {
 	loggedIn bool
 	caps     Capabilities // nil until CAPA has been asked in the current state
 	deleted  map[int]bool // messages this session marked deleted
-	inBatch  bool         // a RetrEach, TopEach or DeleEach is running
 	opts     Options      // with the defaults filled in
 	host     string       // the dialled host, the default TLS ServerName; "" after NewClient
 	addr     string       // the dialled address, for Sync's account; "" after NewClient
@@ -46,7 +45,7 @@ func DialTLS(addr string, opts *Options) (*Client, error) {
 }
 
 // NewClient starts a session on conn, which is already connected: it waits for the
-// greeting (MS-STANOPOP3 C0002, C0007). On error conn is closed.
+// greeting. On error conn is closed.
 func NewClient(conn net.Conn, opts *Options) (*Client, error) {
 	c := &Client{conn: NewConn(conn, opts), opts: opts.withDefaults()}
 	resp, err := c.conn.ReadResponse()
@@ -67,13 +66,7 @@ func (c *Client) Greeting() string { return c.greeting }
 
 // cmd sends one command and reads its status line.
 func (c *Client) cmd(keyword string, args ...string) (Response, error) {
-	if c.inBatch {
-		return Response{}, ErrBusy
-	}
-	if err := c.conn.Cmd(keyword, args...); err != nil {
-		return Response{}, err
-	}
-	return c.conn.ReadResponse()
+	return c.conn.roundTrip(keyword, args, false)
 }
 
 // enterTransaction records a successful login: the capabilities may differ now.
@@ -86,8 +79,8 @@ func (c *Client) enterTransaction() {
 
 // transaction checks that a TRANSACTION-state command may be sent.
 func (c *Client) transaction() error {
-	if c.inBatch {
-		return ErrBusy
+	if err := c.conn.available(); err != nil {
+		return err
 	}
 	if !c.loggedIn {
 		return ErrNotAuthenticated
@@ -95,8 +88,8 @@ func (c *Client) transaction() error {
 	return nil
 }
 
-// message checks a message number before it is sent: logged in, at least 1 (C0011), and
-// not marked deleted in this session (C0026).
+// message checks a message number before it is sent: logged in, at least 1, and not
+// marked deleted in this session.
 func (c *Client) message(n int) (string, error) {
 	if err := c.transaction(); err != nil {
 		return "", err
@@ -111,7 +104,7 @@ func (c *Client) message(n int) (string, error) {
 }
 
 // Stat returns the number of messages in the maildrop and their total size in octets
-// (MS-STANOPOP3 C0015, C0017).
+// (the drop listing of RFC 1939 section 5).
 func (c *Client) Stat() (count int, size int64, err error) {
 	if err := c.transaction(); err != nil {
 		return 0, 0, err
@@ -121,8 +114,11 @@ func (c *Client) Stat() (count int, size int64, err error) {
 		return 0, 0, err
 	}
 	n, size, err := parseNumberPair([]byte(resp.Text))
-	if err != nil || n > maxMessageNumber {
-		return 0, 0, fmt.Errorf("pop3: STAT reply %q: %w", resp.Text, ErrMalformed)
+	if err == nil && n > maxMessageNumber {
+		err = fmt.Errorf("%w: %d messages is out of range", ErrMalformed, n)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("pop3: STAT reply %q: %w", resp.Text, unprefixed(err))
 	}
 	return int(n), size, nil
 }
@@ -134,25 +130,22 @@ type ListEntry struct {
 }
 
 // List returns the number and size of every message not marked deleted. It sends a bare
-// LIST, never "LIST n" (MS-STANOPOP3 V0003, C0020, C0021).
+// LIST, never "LIST n".
 func (c *Client) List() ([]ListEntry, error) {
 	if err := c.transaction(); err != nil {
 		return nil, err
 	}
-	if _, err := c.cmd("LIST"); err != nil {
-		return nil, err
-	}
 	var list []ListEntry
-	err := c.conn.ReadListing(func(line []byte) error {
+	err := c.conn.listing("LIST", 0, func(line []byte) error {
 		num, rest := nextField(line)
 		n, err := parseMessageNumber(num)
 		if err != nil {
-			return fmt.Errorf("pop3: LIST line %q: %w", line, err)
+			return fmt.Errorf("pop3: LIST line %q: %w", line, unprefixed(err))
 		}
 		size, _ := nextField(rest)
 		s, err := parseDecimal(size)
 		if err != nil {
-			return fmt.Errorf("pop3: LIST line %q: %w", line, err)
+			return fmt.Errorf("pop3: LIST line %q: %w", line, unprefixed(err))
 		}
 		list = append(list, ListEntry{Number: n, Size: s})
 		return nil
@@ -164,7 +157,7 @@ func (c *Client) List() ([]ListEntry, error) {
 }
 
 // Retr retrieves message n. The reader streams the message as the server sends it, CRLF
-// line endings kept and dot-stuffing removed (MS-STANOPOP3 V0004, C0022, C0023); it returns
+// line endings kept and dot-stuffing removed; it returns
 // io.EOF only after the terminating line, and an error matching io.ErrUnexpectedEOF if the
 // connection ends before it. Read it to the end or Close it; the next call on the Client
 // drains whatever is left.
@@ -180,7 +173,7 @@ func (c *Client) Retr(n int) (io.ReadCloser, error) {
 }
 
 // Top retrieves the header of message n, the blank line after it, and the first lines
-// lines of its body (MS-STANOPOP3 C0032, C0034). The reader behaves as Retr's.
+// lines of its body. The reader behaves as Retr's.
 func (c *Client) Top(n, lines int) (io.ReadCloser, error) {
 	num, err := c.message(n)
 	if err != nil {
@@ -195,7 +188,7 @@ func (c *Client) Top(n, lines int) (io.ReadCloser, error) {
 	return c.conn.DotReader(), nil
 }
 
-// checkLineCount refuses a negative TOP line count (MS-STANOPOP3 C0032).
+// checkLineCount refuses a negative TOP line count.
 func checkLineCount(lines int) error {
 	if lines < 0 {
 		return fmt.Errorf("%w: TOP line count %d is negative", ErrInvalidArgument, lines)
@@ -203,7 +196,7 @@ func checkLineCount(lines int) error {
 	return nil
 }
 
-// Dele marks message n deleted (MS-STANOPOP3 C0024, C0026). The server removes it only
+// Dele marks message n deleted. The server removes it only
 // when Quit succeeds; Close instead, and nothing is removed. Later calls that name n fail
 // with ErrDeleted without asking the server.
 func (c *Client) Dele(n int) error {
@@ -219,7 +212,7 @@ func (c *Client) Dele(n int) error {
 }
 
 // Noop asks the server for a positive reply, to keep the session alive or check it
-// (MS-STANOPOP3 C0027, C0029).
+// without changing anything.
 func (c *Client) Noop() error {
 	if err := c.transaction(); err != nil {
 		return err
@@ -228,13 +221,13 @@ func (c *Client) Noop() error {
 	return err
 }
 
-// Quit ends the session with QUIT (MS-STANOPOP3 C0012, C0030). After a login, a positive
+// Quit ends the session with QUIT. After a login, a positive
 // reply means the server has removed the messages marked deleted; a negative one is
 // returned as an *Error, and some may remain. The connection is closed either way. Called
 // from the callback of a batch, Quit cannot send QUIT: it closes the connection, which
 // aborts the batch and removes nothing, and returns an error matching ErrBusy.
 func (c *Client) Quit() error {
-	if c.inBatch {
+	if errors.Is(c.conn.available(), ErrBusy) {
 		c.conn.Close()
 		return fmt.Errorf("%w: QUIT not sent, the connection is closed and nothing is removed", ErrBusy)
 	}
@@ -246,7 +239,7 @@ func (c *Client) Quit() error {
 }
 
 // Close closes the connection without QUIT: the server never enters its UPDATE state, so
-// no message marked deleted in this session is removed (MS-STANOPOP3 V0006). It may be
+// no message marked deleted in this session is removed. It may be
 // called from another goroutine to abort a call in progress.
 func (c *Client) Close() error {
 	return c.conn.Close()

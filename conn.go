@@ -3,12 +3,16 @@ package pop3
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -19,74 +23,84 @@ const (
 	defaultMaxLineLength = 8 << 10
 	// maxMaxLineLength caps Options.MaxLineLength: the read buffer holds a whole line.
 	maxMaxLineLength = 1 << 20
-	readBufferSize   = 64 << 10
+	// defaultMaxListingEntries is Options.MaxListingEntries' default: a listing of four
+	// million entries costs a few hundred MiB, more than any real maildrop needs.
+	defaultMaxListingEntries = 4_000_000
+	readBufferSize           = 64 << 10
 	// maxCommandLength is RFC 2449's bound on a command line, CRLF included.
 	maxCommandLength = 255
 )
 
 // Conn is a POP3 connection below the Client: it sends commands and reads status lines,
 // listings and dot-stuffed bodies, for callers that need a command the Client never sends.
-// Every wait on the server has the Options' Timeout. After a timeout, a cut, an over-long
-// line or a body that could not be read to its end, the Conn is out of step with the server
-// and every later call returns an error that matches ErrBroken.
+// Every reply must arrive whole within the Options' Timeout, and every read of a message
+// body within it. After a timeout, a cut, an over-long line, a reply that answers no
+// command or a body that could not be read to its end, the Conn is out of step with the
+// server and every later call returns the error that broke it, which matches ErrBroken.
+//
+// The Conn takes turns: while a body it lent is unread, the next call drains it; while a
+// batch of the Client (RetrEach, TopEach, DeleEach) runs on it, every other call fails
+// with ErrBusy before anything is sent. After Close every call fails at once with an
+// error matching net.ErrClosed.
 //
 // A Conn is not safe for concurrent use, except that Close may be called at any time.
 type Conn struct {
+	// nc is the network connection; mu guards it, since Close may run in another
+	// goroutine while StartTLS puts a TLS connection in its place.
 	nc      net.Conn
-	r       *bufio.Reader
-	w       *bufio.Writer
+	r       *bufio.Reader // reads nc through traceReader; only the owner's goroutine
+	w       *bufio.Writer // writes nc through deadlineWriter; the owner, or a batch's writer
 	timeout time.Duration
 	maxLine int
+	// maxEntries bounds the lines of a listing (Options.MaxListingEntries).
+	maxEntries int
+	trace      *tracer // nil without Options.DebugWriter (trace.go)
 
-	// pending holds the commands sent whose status line has not been read yet, oldest
-	// first, as they appear in errors (passwords elided). pendingMu guards it: during a
-	// pipelined batch one goroutine writes commands while another reads the replies.
-	pendingMu sync.Mutex
-	pending   []string
-	// lineDeadline, when set, bounds the reading of one whole status or listing line, so
-	// that a server trickling octets cannot stretch one reply beyond the Timeout.
-	lineDeadline time.Time
-	// readLimit, when positive, caps the next read of the network: readLine sets it to
-	// what is left of a line at its bound, so an over-long line fails having read no more.
-	readLimit int
-	// body is the multi-line body being read, if any; the next command drains it.
-	body *DotReader
-	// broken is set once the connection has fallen out of step.
+	// state is who may use the Conn now: one of the conn* states below. The owner's
+	// goroutine moves it between idle, body and batch; broken and closed are final, and
+	// Close may set closed from any goroutine. guard reads it at every entry.
+	state atomic.Int32
+	mu    sync.Mutex
+	// final is what every entry returns in the broken or closed state; set under mu
+	// before the state changes, never changed after.
+	final error
+	// broken is what put the Conn out of step (Err), or nil.
 	broken error
-
-	// mu guards nc and closed: Close may run in another goroutine while StartTLS puts a
-	// TLS connection in nc's place (tls.go).
-	mu     sync.Mutex
-	closed bool
-	// trace writes the transcript to Options.DebugWriter; nil without one (trace.go).
-	trace *tracer
+	// body is the body lent in the body state, or by the running batch; nil otherwise.
+	body *DotReader
+	// answered is the command whose status line was read last, as errors show it: a
+	// listing or body read after it belongs to its reply.
+	answered string
+	// flight is the one record of the commands sent whose status line is not read yet.
+	flight inFlight
 }
+
+// The states of a Conn.
+const (
+	connIdle   int32 = iota // ready for a command
+	connBody                // a DotReader borrows the Conn; the next entry drains it
+	connBatch               // a batch owns the Conn; every other entry gets ErrBusy
+	connBroken              // out of step with the server; final
+	connClosed              // closed by Close; final
+)
 
 // NewConn wraps nc. It reads nothing: the caller reads the greeting with ReadResponse.
 func NewConn(nc net.Conn, opts *Options) *Conn {
 	o := opts.withDefaults()
-	c := &Conn{nc: nc, timeout: o.Timeout, maxLine: o.MaxLineLength, trace: newTracer(o.DebugWriter)}
-	c.r = bufio.NewReaderSize(deadlineReader{c}, max(readBufferSize, c.maxLine+2))
+	c := &Conn{nc: nc, timeout: o.Timeout, maxLine: o.MaxLineLength, maxEntries: o.MaxListingEntries,
+		trace: newTracer(o.DebugWriter)}
+	c.r = bufio.NewReaderSize(traceReader{c}, max(readBufferSize, c.maxLine+2))
 	c.w = bufio.NewWriter(deadlineWriter{c})
 	return c
 }
 
-// deadlineReader gives every read of the network its own deadline.
-type deadlineReader struct{ c *Conn }
+// traceReader reads the network and traces what it read. Deadlines are set by the
+// readers above it: one for a whole reply (readLine's callers), one per read of a body.
+type traceReader struct{ c *Conn }
 
-func (d deadlineReader) Read(p []byte) (int, error) {
-	deadline := time.Now().Add(d.c.timeout)
-	if !d.c.lineDeadline.IsZero() && d.c.lineDeadline.Before(deadline) {
-		deadline = d.c.lineDeadline
-	}
-	if err := d.c.nc.SetReadDeadline(deadline); err != nil {
-		return 0, err
-	}
-	if l := d.c.readLimit; l > 0 && len(p) > l {
-		p = p[:l]
-	}
-	n, err := d.c.nc.Read(p)
-	d.c.trace.server(p[:n])
+func (t traceReader) Read(p []byte) (int, error) {
+	n, err := t.c.nc.Read(p)
+	t.c.trace.server(p[:n])
 	return n, err
 }
 
@@ -108,93 +122,206 @@ func (c *Conn) NetConn() net.Conn {
 }
 
 // Close closes the connection without sending anything. It may be called from another
-// goroutine to unblock a call in progress.
+// goroutine to unblock a call in progress, which then fails with an error that says the
+// connection was closed by the caller; every later call fails at once with an error
+// matching net.ErrClosed.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closed = true
+	if c.state.Load() != connClosed {
+		c.final = errClosed
+		c.state.Store(connClosed)
+	}
 	return c.nc.Close()
 }
 
 // Err returns the error that put the connection out of step, or nil.
-func (c *Conn) Err() error { return c.broken }
-
-// fail marks the connection out of step with cause and returns the error every later call
-// will return. An io.EOF becomes io.ErrUnexpectedEOF: a POP3 server never ends a reply by
-// closing the connection.
-func (c *Conn) fail(cause error) error {
-	if c.broken == nil {
-		if cause == io.EOF {
-			cause = io.ErrUnexpectedEOF
-		}
-		c.broken = &brokenError{cause: cause}
-	}
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.broken
 }
 
-// ready drains a body still being read and reports whether the connection can be used.
-func (c *Conn) ready() error {
-	if c.broken != nil {
-		return c.broken
+// fail marks the connection out of step with cause, met while reading or sending the reply
+// to command, and returns the error every later call will return. An io.EOF becomes
+// io.ErrUnexpectedEOF: a POP3 server never ends a reply by closing the connection. If
+// Close came first, cause is its consequence, and the error says so. It may be called
+// from a batch's writer goroutine.
+func (c *Conn) fail(command string, cause error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.state.Load() {
+	case connBroken:
+		return c.final
+	case connClosed:
+		if c.broken != nil {
+			return c.broken
+		}
+		return &closedError{command: command}
 	}
-	if c.body != nil {
+	if cause == io.EOF {
+		cause = io.ErrUnexpectedEOF
+	}
+	c.broken = &brokenError{command: command, cause: cause}
+	c.final = c.broken
+	c.state.Store(connBroken)
+	return c.broken
+}
+
+// abort fails the connection with cause and closes the network connection below it, so
+// that whatever waits on it returns; the Conn is broken, not closed by the caller.
+func (c *Conn) abort(command string, cause error) error {
+	err := c.fail(command, cause)
+	c.mu.Lock()
+	c.nc.Close()
+	c.mu.Unlock()
+	return err
+}
+
+// guard is the one gate of every entry into the Conn, the Client's calls included. It
+// returns the final error of a broken or closed Conn, ErrBusy while a batch owns it, and
+// otherwise drains a body still lent, leaving the Conn idle for the caller.
+func (c *Conn) guard() error {
+	switch c.state.Load() {
+	case connIdle:
+		return nil
+	case connBody:
 		if err := c.body.Close(); err != nil {
 			return err
 		}
+		return c.guard()
+	case connBatch:
+		return fmt.Errorf("%w: a RetrEach, TopEach or DeleEach owns the connection until it returns", ErrBusy)
 	}
-	return c.broken
+	return c.final
 }
 
-// Cmd sends one command: the keyword and arguments separated by single spaces, ending in
-// CRLF (MS-STANOPOP3 C0003, C0004). Before anything is sent it drains the body of a previous
-// reply that was not read to its end, and checks the line: an argument that is empty, or
-// holds a control octet or a non-ASCII octet, and a line longer than 255 octets, are
-// refused with ErrInvalidArgument. The password of PASS is elided from errors.
-func (c *Conn) Cmd(keyword string, args ...string) error {
-	if err := c.queue(keyword, args...); err != nil {
-		return err
+// available is the guard without its draining: it returns ErrBusy while a batch owns the
+// Conn, the final error once it is broken or closed, and nil otherwise. The Client asks it
+// before checks of its own, so that every call fails the same way in those states.
+func (c *Conn) available() error {
+	if c.state.Load() >= connBatch {
+		return c.guard()
 	}
-	return c.flush()
-}
-
-// queue checks and buffers one command without sending it; flush sends what is queued.
-func (c *Conn) queue(keyword string, args ...string) error {
-	return c.queueCommand(keyword, args, false)
-}
-
-// queueCommand is queue; allowUTF8 lets the arguments hold non-ASCII UTF-8, for the
-// credentials a server that lists "UTF8 USER" accepts in USER and PASS (RFC 6856 section 2.2).
-func (c *Conn) queueCommand(keyword string, args []string, allowUTF8 bool) error {
-	if err := c.ready(); err != nil {
-		return err
-	}
-	if err := checkCommand(keyword, args, allowUTF8); err != nil {
-		return err
-	}
-	c.writeCommand(keyword, args)
 	return nil
 }
 
-// writeCommand buffers a checked command and records it as awaiting its reply. It touches
-// only the writing side of the Conn, so the writer of a pipelined batch may call it while
-// another goroutine reads replies; a write error surfaces at the next flush.
+// setState moves the state from one the owner set to another; it fails only when the Conn
+// has been broken or closed in the meantime, returning the final error.
+func (c *Conn) setState(from, to int32) error {
+	if c.state.CompareAndSwap(from, to) {
+		return nil
+	}
+	if s := c.state.Load(); s == connBroken || s == connClosed {
+		return c.final
+	}
+	return fmt.Errorf("pop3: internal error: connection state %d, not %d", c.state.Load(), from)
+}
+
+// Cmd sends one command: the keyword and arguments separated by single spaces, ending in
+// CRLF. Before anything is sent it drains the body of a previous reply that was not read
+// to its end, and checks the line: an argument that is empty, or holds a control octet or
+// a non-ASCII octet, and a line longer than 255 octets, are refused with
+// ErrInvalidArgument. The password of PASS is elided from errors.
+func (c *Conn) Cmd(keyword string, args ...string) error {
+	if err := c.guard(); err != nil {
+		return err
+	}
+	return c.send(keyword, args, false)
+}
+
+// command is one command line of a pipeline: the keyword and its arguments, and whether
+// the arguments may hold non-ASCII UTF-8 (the credentials a server that lists "UTF8 USER"
+// accepts in USER and PASS, RFC 6856 section 2.2).
+type command struct {
+	keyword string
+	args    []string
+	utf8    bool
+}
+
+// send checks one command and sends it; its reply is read afterwards (readStatus,
+// readListing, lend). The caller has passed the guard.
+func (c *Conn) send(keyword string, args []string, utf8 bool) error {
+	if err := checkCommand(keyword, args, utf8); err != nil {
+		return err
+	}
+	if err := c.checkInStep(keyword); err != nil {
+		return err
+	}
+	c.writeCommand(keyword, args)
+	return c.flush()
+}
+
+// pipeline sends several commands in one write, for a server that lists PIPELINING (RFC
+// 2449 section 6.6), and reads their status lines in order. reply is called with the
+// index of each command and its status line (a negative one as an *Error in err); it
+// reads the rest of a positive multi-line reply itself, with readListing or lend, before
+// it returns. Every command is checked before anything is sent. The errors reply returns
+// are joined into the result and the reading goes on, unless the Conn is broken.
+func (c *Conn) pipeline(cmds []command, reply func(i int, resp Response, err error) error) error {
+	if err := c.guard(); err != nil {
+		return err
+	}
+	for _, cmd := range cmds {
+		if err := checkCommand(cmd.keyword, cmd.args, cmd.utf8); err != nil {
+			return err
+		}
+	}
+	if err := c.checkInStep(cmds[0].keyword); err != nil {
+		return err
+	}
+	for _, cmd := range cmds {
+		c.writeCommand(cmd.keyword, cmd.args)
+	}
+	if err := c.flush(); err != nil {
+		return err
+	}
+	var errs []error
+	for i := range cmds {
+		resp, err := c.readStatus()
+		if err != nil && !isNegative(err) {
+			return joinErrors(append(errs, err)...)
+		}
+		if rerr := reply(i, resp, err); rerr != nil {
+			errs = append(errs, rerr)
+			if c.state.Load() >= connBroken {
+				break
+			}
+		}
+	}
+	return joinErrors(errs...)
+}
+
+// checkInStep is the stray-reply check made before a command is sent while no reply is
+// outstanding: octets already buffered then answer no command, and would be taken as the
+// reply to this one. The connection is out of step.
+func (c *Conn) checkInStep(next string) error {
+	if n := c.r.Buffered(); n > 0 && c.flight.len() == 0 {
+		return c.fail(next, fmt.Errorf("%d octets arrived that answer no command (a stray reply), before %s was sent", n, next))
+	}
+	return nil
+}
+
+// writeCommand buffers a checked command and records it in flight. It touches only the
+// writing side of the Conn, so the writer of a pipelined batch may call it while another
+// goroutine reads replies; a write error surfaces at the next flush.
 func (c *Conn) writeCommand(keyword string, args []string) {
 	c.w.WriteString(keyword)
+	octets := len(keyword) + 2
 	for _, a := range args {
 		c.w.WriteByte(' ')
 		c.w.WriteString(a)
+		octets += 1 + len(a)
 	}
 	c.w.WriteString("\r\n")
 	display := displayCommand(keyword, args)
 	c.trace.client(display)
-	c.pendingMu.Lock()
-	c.pending = append(c.pending, display)
-	c.pendingMu.Unlock()
+	c.flight.push(sentCommand{display: display, octets: octets})
 }
 
 func (c *Conn) flush() error {
 	if err := c.w.Flush(); err != nil {
-		return c.fail(err)
+		return c.fail(c.flight.oldest(), err)
 	}
 	return nil
 }
@@ -218,10 +345,10 @@ func checkCommand(keyword string, args []string, allowUTF8 bool) error {
 	return nil
 }
 
-// checkArgument refuses an empty argument and any octet outside printable ASCII and space
-// (MS-STANOPOP3 C0003): a CR, LF or NUL would let the argument inject a command. With
-// allowUTF8 it also accepts non-ASCII characters, provided the argument is valid UTF-8 and
-// holds no control character (RFC 6856 "UTF8 USER" credentials).
+// checkArgument refuses an empty argument and any octet outside printable ASCII and space:
+// a CR, LF or NUL would let the argument inject a command. With allowUTF8 it also accepts
+// non-ASCII characters, provided the argument is valid UTF-8 and holds no control
+// character (RFC 6856 "UTF8 USER" credentials).
 func checkArgument(a string, allowUTF8 bool) error {
 	if a == "" {
 		return fmt.Errorf("%w: empty argument", ErrInvalidArgument)
@@ -265,28 +392,53 @@ func displayCommand(keyword string, args []string) string {
 
 // ReadResponse reads the status line that answers the oldest command not yet answered (or
 // the greeting). A negative reply is returned as an *Error together with its Response; an
-// I/O failure marks the connection broken.
+// I/O failure marks the connection broken. The whole line must arrive within the Timeout.
 func (c *Conn) ReadResponse() (Response, error) {
-	if err := c.ready(); err != nil {
+	if err := c.guard(); err != nil {
 		return Response{}, err
 	}
-	line, err := c.readLine()
-	if err != nil {
+	return c.readStatus()
+}
+
+// roundTrip sends one command and reads its status line: the Client's single-line call.
+func (c *Conn) roundTrip(keyword string, args []string, utf8 bool) (Response, error) {
+	if err := c.guard(); err != nil {
 		return Response{}, err
+	}
+	if err := c.send(keyword, args, utf8); err != nil {
+		return Response{}, err
+	}
+	return c.readStatus()
+}
+
+// readStatus reads the status line of the next reply, within a deadline of its own, and
+// turns it into the reply to the oldest command in flight.
+func (c *Conn) readStatus() (Response, error) {
+	var dl replyDeadline
+	return c.readStatusWithin(&dl)
+}
+
+func (c *Conn) readStatusWithin(dl *replyDeadline) (Response, error) {
+	line, err := c.readLine(dl)
+	if err != nil {
+		return Response{}, c.fail(c.replying(), err)
 	}
 	return c.statusReply(line)
 }
 
-// statusReply turns a status line into the reply to the oldest command not yet answered.
-func (c *Conn) statusReply(line []byte) (Response, error) {
-	command := ""
-	c.pendingMu.Lock()
-	if len(c.pending) > 0 {
-		command = c.pending[0]
-		c.pending[0] = ""
-		c.pending = c.pending[1:]
+// replying names the reply being read: the oldest command in flight, or the greeting.
+func (c *Conn) replying() string {
+	if command := c.flight.oldest(); command != "" {
+		return command
 	}
-	c.pendingMu.Unlock()
+	return "greeting"
+}
+
+// statusReply turns a status line into the reply to the oldest command in flight.
+func (c *Conn) statusReply(line []byte) (Response, error) {
+	command := c.flight.oldest()
+	c.flight.pop()
+	c.answered = command
 	resp := ParseResponse(line)
 	if !resp.OK {
 		return resp, &Error{Command: command, Code: resp.Code, Text: resp.Text}
@@ -294,83 +446,125 @@ func (c *Conn) statusReply(line []byte) (Response, error) {
 	return resp, nil
 }
 
-// readLine is the one place that reads a status or listing line. It returns the line
-// without its ending (CRLF or a bare LF), valid until the next read. A line longer than the
-// bound fails having read from the network no more than the bound and a line ending, and
-// the whole line must arrive within the Timeout.
-func (c *Conn) readLine() ([]byte, error) {
-	c.lineDeadline = time.Now().Add(c.timeout)
-	defer func() { c.lineDeadline = time.Time{} }()
-	scanned := 0
-	for {
-		buf, err := c.r.Peek(c.r.Buffered())
-		if err != nil {
-			return nil, c.fail(err)
-		}
-		limit := min(len(buf), c.maxLine+2)
-		if i := bytes.IndexByte(buf[scanned:limit], '\n'); i >= 0 {
-			end := scanned + i
-			line := buf[:end]
-			if end > 0 && line[end-1] == '\r' {
-				line = line[:end-1]
-			}
-			if len(line) > c.maxLine {
-				return nil, c.fail(fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine))
-			}
-			c.r.Discard(end + 1)
-			return line, nil
-		}
-		if len(buf) > c.maxLine+1 {
-			return nil, c.fail(fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine))
-		}
-		scanned = limit
-		// Everything buffered belongs to this line: read no more than the rest of a line
-		// at the bound, CRLF included.
-		c.readLimit = c.maxLine + 2 - len(buf)
-		_, err = c.r.Peek(len(buf) + 1)
-		c.readLimit = 0
-		if err != nil {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				err = fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine)
-			}
-			return nil, c.fail(err)
+// isNegative reports whether err is a negative reply, which leaves the Conn usable.
+func isNegative(err error) bool {
+	var perr *Error
+	return errors.As(err, &perr)
+}
+
+// replyDeadline is the deadline of one reply, set on the network connection the first
+// time the reply's reading has to wait on it, and kept for the rest of the reply.
+type replyDeadline struct{ armed bool }
+
+// arm sets the reply's deadline unless it is set already.
+func (dl *replyDeadline) arm(c *Conn) error {
+	if dl.armed {
+		return nil
+	}
+	dl.armed = true
+	return c.nc.SetReadDeadline(time.Now().Add(c.timeout))
+}
+
+// readLine is the one place that reads a status or listing line, within the reply's
+// deadline dl. It returns the line without its ending (CRLF or a bare LF), valid until the
+// next read. A line longer than the bound fails with ErrLineTooLong, having read no more
+// than the read buffer holds. The caller fails the Conn on error.
+func (c *Conn) readLine(dl *replyDeadline) ([]byte, error) {
+	if buf, _ := c.r.Peek(c.r.Buffered()); bytes.IndexByte(buf, '\n') < 0 {
+		if err := dl.arm(c); err != nil {
+			return nil, err
 		}
 	}
+	line, err := c.r.ReadSlice('\n')
+	if err == nil {
+		line = line[:len(line)-1]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+	}
+	if len(line) > c.maxLine || errors.Is(err, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine)
+	}
+	return line, err
 }
 
 // DotReader returns a reader for the multi-line body that follows a positive status line:
 // it yields the octets exactly as sent, line endings kept, with the dot-stuffing removed,
 // and ends at the line ".". The Conn is lent to the reader until it reaches the end or is
-// closed; the next command drains what is left.
+// closed; the next command drains what is left. While a batch owns the Conn, the reader
+// fails with ErrBusy.
 func (c *Conn) DotReader() *DotReader {
-	if c.broken != nil {
-		return &DotReader{c: c, err: c.broken}
+	if err := c.guard(); err != nil {
+		return &DotReader{c: c, err: err}
 	}
-	if c.body != nil {
-		c.body.Close()
+	d, err := c.lend(connIdle, connBody)
+	if err != nil {
+		return &DotReader{c: c, err: err}
 	}
-	c.body = &DotReader{c: c, lineStart: true}
-	return c.body
+	return d
+}
+
+// lend lends the Conn to a new body reader, moving the state from one to another (the
+// body state, or the batch state kept).
+func (c *Conn) lend(from, to int32) (*DotReader, error) {
+	if err := c.setState(from, to); err != nil {
+		return nil, err
+	}
+	c.body = &DotReader{c: c, command: c.answered, lineStart: true}
+	return c.body, nil
 }
 
 // ReadListing reads the lines of a multi-line listing (LIST, UIDL, CAPA) after a positive
 // status line and calls fn with each, without its line ending; the slice is valid only
-// during the call. The listing ends at any line that begins with "." (MS-STANOPOP3 V0002:
-// listings never hold such a line). Every line is bounded like a status line. If fn
+// during the call. The listing ends at any line that begins with ".": listings never hold
+// such a line. Every line is bounded like a status line, the number of lines by
+// Options.MaxListingEntries, and the whole listing must arrive within the Timeout. If fn
 // returns an error, the rest of the listing is read and skipped, and that error returned;
 // an error that matches ErrBroken ends the reading at once.
 func (c *Conn) ReadListing(fn func(line []byte) error) error {
-	if err := c.ready(); err != nil {
+	if err := c.guard(); err != nil {
 		return err
 	}
+	return c.readListing(nil, 0, fn)
+}
+
+// listing sends one command without arguments and reads its status line and, after a positive one, its
+// listing, all within one deadline; maxOctets, when positive, bounds the listing's total
+// size, line endings counted as two octets.
+func (c *Conn) listing(keyword string, maxOctets int, fn func(line []byte) error) error {
+	if err := c.guard(); err != nil {
+		return err
+	}
+	if err := c.send(keyword, nil, false); err != nil {
+		return err
+	}
+	var dl replyDeadline
+	if _, err := c.readStatusWithin(&dl); err != nil {
+		return err
+	}
+	return c.readListing(&dl, maxOctets, fn)
+}
+
+// readListing reads a listing within the reply's deadline dl (nil: a deadline of its own).
+func (c *Conn) readListing(dl *replyDeadline, maxOctets int, fn func(line []byte) error) error {
+	if dl == nil {
+		dl = new(replyDeadline)
+	}
 	var first error
+	entries, octets := 0, 0
 	for {
-		line, err := c.readLine()
+		line, err := c.readLine(dl)
 		if err != nil {
-			return err
+			return c.fail(c.answered, err)
 		}
 		if len(line) > 0 && line[0] == '.' {
 			return first
+		}
+		if entries++; entries > c.maxEntries {
+			return c.fail(c.answered, fmt.Errorf("%w: the listing holds more than %d entries (Options.MaxListingEntries)", ErrReplyTooLarge, c.maxEntries))
+		}
+		if octets += len(line) + 2; maxOctets > 0 && octets > maxOctets {
+			return c.fail(c.answered, fmt.Errorf("%w: the listing is over %d octets", ErrReplyTooLarge, maxOctets))
 		}
 		if first == nil {
 			first = fn(line)
@@ -379,4 +573,97 @@ func (c *Conn) ReadListing(fn func(line []byte) error) error {
 			}
 		}
 	}
+}
+
+// replaceConn puts nc, the TLS connection over the current one, in its place; the caller
+// has made sure nothing is buffered. It fails if Close came first.
+func (c *Conn) replaceConn(nc net.Conn) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Load() == connClosed {
+		nc.Close()
+		return errClosed
+	}
+	c.nc = nc
+	c.r.Reset(traceReader{c})
+	return nil
+}
+
+// readAuthReply reads one line of an AUTH exchange, within a deadline of its own, and is
+// the one place that classifies it (RFC 5034 section 4): "+" alone or "+ " and base64 is a
+// continuation, returned with more true and the base64 text; any other line ends the
+// exchange and is returned as ReadResponse returns a status line: "+OK" with a nil error,
+// "-ERR" as an *Error. The challenge is bounded by Options.MaxLineLength like any line.
+func (c *Conn) readAuthReply() (challenge string, more bool, err error) {
+	if err := c.guard(); err != nil {
+		return "", false, err
+	}
+	var dl replyDeadline
+	line, err := c.readLine(&dl)
+	if err != nil {
+		return "", false, c.fail(c.replying(), err)
+	}
+	if len(line) > 0 && line[0] == '+' && (len(line) == 1 || isBlank(line[1])) {
+		return strings.TrimRight(string(skipBlanks(line[1:])), " \t"), true, nil
+	}
+	_, err = c.statusReply(line)
+	return "", false, err
+}
+
+// sendAuthResponse sends one client response of an AUTH exchange: a line of base64, maybe
+// empty, or "*" to cancel (RFC 5034 section 4). It is not a command: the AUTH command's
+// reply is still the one awaited, and no 255-octet bound applies. The transcript shows
+// "***" for a response and "*" for a cancel.
+func (c *Conn) sendAuthResponse(line string) error {
+	if err := c.guard(); err != nil {
+		return err
+	}
+	display := "***"
+	if line == "*" {
+		display = line
+	} else if _, err := base64.StdEncoding.Strict().DecodeString(line); err != nil {
+		return fmt.Errorf("%w: SASL response is not base64", ErrInvalidArgument)
+	}
+	c.w.WriteString(line)
+	c.w.WriteString("\r\n")
+	c.trace.client(display)
+	return c.flush()
+}
+
+// cancelAuth cancels an AUTH exchange with "*" and reads the final reply, which RFC 5034
+// says is negative: it returns that *Error, or nil if the server accepted the exchange
+// anyway. A continuation after the cancel leaves the Conn out of step.
+func (c *Conn) cancelAuth() error {
+	if err := c.sendAuthResponse("*"); err != nil {
+		return err
+	}
+	_, more, err := c.readAuthReply()
+	if more {
+		return c.fail(c.replying(), fmt.Errorf("%w: a continuation after the cancel", ErrMalformed))
+	}
+	return err
+}
+
+// startTLS runs the TLS handshake with cfg after a positive reply to STLS, within the
+// Timeout and ctx, and reads through TLS from then on. Octets already buffered arrived
+// before TLS, perhaps injected by an attacker (RFC 2595 section 4): the connection is
+// closed, with ErrPlaintextInjection. A failed handshake leaves the Conn broken.
+func (c *Conn) startTLS(ctx context.Context, cfg *tls.Config) error {
+	if err := c.guard(); err != nil {
+		return err
+	}
+	if n := c.r.Buffered(); n > 0 {
+		err := c.fail("STLS", fmt.Errorf("%w: %d octets", ErrPlaintextInjection, n))
+		c.Close()
+		return err
+	}
+	tc := tls.Client(c.NetConn(), cfg)
+	if err := handshake(ctx, tc, c.timeout); err != nil {
+		return c.fail("STLS", fmt.Errorf("handshake: %w", err))
+	}
+	if err := c.replaceConn(tc); err != nil {
+		return err
+	}
+	c.trace.note("TLS handshake done: " + tls.VersionName(tc.ConnectionState().Version))
+	return nil
 }

@@ -3,20 +3,22 @@ package pop3
 import (
 	"bytes"
 	"io"
+	"time"
 )
 
 // DotReader reads the body of a multi-line reply (RETR, TOP) while it streams in. It
 // yields the octets exactly as the server sent them, CRLF kept, with only the
 // dot-stuffing removed: a line that is "." alone ends the body, and one leading dot is
-// dropped from any other line that begins with "." (RFC 1939 section 3, MS-STANOPOP3 V0002).
+// dropped from any other line that begins with "." (RFC 1939 section 3).
 // It holds no line in memory, so a line of any length streams through.
 //
 // If the connection ends or times out before the terminating line, Read returns an error
 // that matches io.ErrUnexpectedEOF or the timeout, never io.EOF, and the Conn is broken.
 type DotReader struct {
 	c         *Conn
-	lineStart bool  // the next octet begins a line
-	err       error // io.EOF after the terminating line, or what broke the connection
+	command   string // the command whose reply this is, as errors show it
+	lineStart bool   // the next octet begins a line
+	err       error  // io.EOF after the terminating line, or what broke the connection
 }
 
 // indexLineStartDot returns the index of the first "\n" in b that is followed by ".",
@@ -44,8 +46,8 @@ func indexLineStartDot(b []byte) int {
 func (d *DotReader) span(max int, wait bool) ([]byte, error) {
 	r := d.c.r
 	for {
-		if d.err == nil && d.c.broken != nil {
-			d.err = d.c.broken // another call broke the connection: what follows is not this body
+		if d.err == nil && d.c.state.Load() >= connBroken {
+			d.err = d.c.final // broken or closed meanwhile: what follows is not this body
 		}
 		if d.err != nil {
 			return nil, d.err
@@ -75,8 +77,13 @@ func (d *DotReader) span(max int, wait bool) ([]byte, error) {
 		if !wait {
 			return nil, nil
 		}
-		if _, err := r.Peek(len(buf) + 1); err != nil {
-			d.err = d.c.fail(err)
+		// Every read of a body has its own deadline.
+		err := d.c.nc.SetReadDeadline(time.Now().Add(d.c.timeout))
+		if err == nil {
+			_, err = r.Peek(len(buf) + 1)
+		}
+		if err != nil {
+			d.err = d.c.fail(d.command, err)
 			return nil, d.err
 		}
 	}
@@ -96,6 +103,7 @@ func (d *DotReader) end(n int) error {
 	d.err = io.EOF
 	if d.c.body == d {
 		d.c.body = nil
+		d.c.state.CompareAndSwap(connBody, connIdle) // a batch keeps its state
 	}
 	return io.EOF
 }

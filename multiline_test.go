@@ -106,7 +106,7 @@ func TestDotReaderCloseDrains(t *testing.T) {
 // octets that arrive late (a stale reply must not pass for a message body).
 func TestDotReaderAfterBroken(t *testing.T) {
 	c := NewConn(newStreamConn("+OK late\r\nstale body\r\n.\r\n", 0), nil)
-	c.fail(io.ErrUnexpectedEOF)
+	c.fail("RETR 1", io.ErrUnexpectedEOF)
 	b, err := io.ReadAll(c.DotReader())
 	if len(b) != 0 || !errors.Is(err, ErrBroken) {
 		t.Fatalf("ReadAll: %q, %v; want nothing and ErrBroken", b, err)

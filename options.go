@@ -10,7 +10,8 @@ import (
 // value of every field is a sensible default.
 type Options struct {
 	// Timeout bounds every wait on the server: the dial, the TLS handshake, the greeting,
-	// each reply, each read of a message body, each write. Zero means one minute.
+	// each reply (a status line, or a status line and its whole listing, however slowly
+	// its lines arrive), each read of a message body, each write. Zero means one minute.
 	Timeout time.Duration
 	// TLSConfig is used by DialTLS, DialStartTLS, DialContext, and StartTLS when given nil.
 	// It is cloned, never modified; ServerName defaults to the dialled host, and a
@@ -21,6 +22,10 @@ type Options struct {
 	// 1 MiB is taken as 1 MiB. Message bodies are not bounded by it: their lines stream
 	// through whatever their length.
 	MaxLineLength int
+	// MaxListingEntries bounds the lines of a listing (LIST, UIDL, CAPA, or one read with
+	// Conn.ReadListing); a longer one fails with ErrReplyTooLarge. Zero means four
+	// million, a few hundred MiB of entries at most.
+	MaxListingEntries int
 	// Security is how DialContext protects the connection: SecurityPlain (the zero
 	// value), SecurityImplicitTLS or SecuritySTLS. Dial, DialTLS and DialStartTLS ignore
 	// it, each having its own.
@@ -54,6 +59,9 @@ func (o *Options) withDefaults() Options {
 		v.MaxLineLength = defaultMaxLineLength
 	}
 	v.MaxLineLength = min(v.MaxLineLength, maxMaxLineLength)
+	if v.MaxListingEntries <= 0 {
+		v.MaxListingEntries = defaultMaxListingEntries
+	}
 	return v
 }
 

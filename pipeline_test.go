@@ -337,8 +337,8 @@ func TestQuitInsideBatchCloses(t *testing.T) {
 			if !errors.Is(quitErr, pop3.ErrBusy) {
 				t.Errorf("Quit inside the callback: %v; want ErrBusy", quitErr)
 			}
-			if !errors.Is(err, pop3.ErrBroken) {
-				t.Errorf("RetrEach after Quit closed the connection: %v; want ErrBroken", err)
+			if !errors.Is(err, net.ErrClosed) {
+				t.Errorf("RetrEach after Quit closed the connection: %v; want net.ErrClosed", err)
 			}
 			wait(t, srv) // the connection closed with no QUIT sent
 		})
@@ -457,7 +457,7 @@ func TestRetrEachCallbackPanics(t *testing.T) {
 func batchWriters() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "pop3.(*Client).eachPipelined")
+	return strings.Count(string(buf), "pop3.(*Conn).runPipelined")
 }
 
 // A pipelined batch on a connection already out of step (a body read timed out) fails

@@ -9,7 +9,7 @@ import (
 
 // Response is a parsed status line: the first line of every reply, and the greeting.
 type Response struct {
-	// OK is true when the line's first octet is "+" (MS-STANOPOP3 V0001: the case and
+	// OK is true when the line's first octet is "+" (as Outlook reads it: the case and
 	// whatever follows do not matter), false otherwise.
 	OK bool
 	// Code is the RFC 2449 response code, upper-cased and without brackets, or "".
@@ -68,7 +68,7 @@ func skipBlanks(b []byte) []byte {
 }
 
 // nextField splits off the first field of b, separated by runs of spaces and tabs
-// (MS-STANOPOP3 C0004, C0017, C0021, C0038).
+// (as Outlook reads them).
 func nextField(b []byte) (field, rest []byte) {
 	b = skipBlanks(b)
 	i := indexBlank(b)

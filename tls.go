@@ -166,6 +166,9 @@ func (c *Client) StartTLS(config *tls.Config) error {
 }
 
 func (c *Client) startTLS(ctx context.Context, config *tls.Config) error {
+	if err := c.conn.available(); err != nil {
+		return err
+	}
 	if c.loggedIn {
 		return fmt.Errorf("%w: STLS is valid only before login", ErrAuthenticated)
 	}
@@ -182,36 +185,12 @@ func (c *Client) startTLS(ctx context.Context, config *tls.Config) error {
 	if _, err := c.cmd("STLS"); err != nil {
 		return err
 	}
-	if n := c.conn.r.Buffered(); n > 0 {
-		err := c.conn.fail(fmt.Errorf("%w: %d octets", ErrPlaintextInjection, n))
-		c.conn.Close()
+	if err := c.conn.startTLS(ctx, cfg); err != nil {
 		return err
 	}
-	tc := tls.Client(c.conn.NetConn(), cfg)
-	if err := handshake(ctx, tc, c.conn.timeout); err != nil {
-		return c.conn.fail(fmt.Errorf("pop3: STLS handshake: %w", err))
-	}
-	if err := c.conn.replaceConn(tc); err != nil {
-		return c.conn.fail(err)
-	}
-	c.conn.trace.note("TLS handshake done: " + tls.VersionName(tc.ConnectionState().Version))
 	c.caps = nil
-	_, err := c.Capabilities()
+	_, err := c.capabilities()
 	return err
-}
-
-// replaceConn puts nc, the TLS connection over the current one, in its place and builds the
-// reader on it; the caller has made sure nothing is buffered. It fails if Close came first.
-func (c *Conn) replaceConn(nc net.Conn) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		nc.Close()
-		return net.ErrClosed
-	}
-	c.nc = nc
-	c.r.Reset(deadlineReader{c})
-	return nil
 }
 
 // isTLS reports whether the connection is protected by TLS.

@@ -13,28 +13,25 @@ type UIDEntry struct {
 }
 
 // UIDL returns the unique-id of every message not marked deleted. It sends a bare UIDL,
-// never "UIDL n" (MS-STANOPOP3 V0007, C0037). Unique-ids are opaque: any run of
+// never "UIDL n". Unique-ids are opaque: any run of
 // octets other than spaces, tabs and control octets is accepted as it is, whatever its
-// length, and two messages may share one (C0038, C0039, C0041). Whatever follows the
-// unique-id on its line is ignored. A listing that names a message twice fails with
-// ErrMalformed: one of its unique-ids would be another message's.
+// length, and two messages may share one. Whatever follows the unique-id on its line is
+// ignored. A listing that names a message twice fails with ErrMalformed: one of its
+// unique-ids would be another message's.
 func (c *Client) UIDL() ([]UIDEntry, error) {
 	if err := c.transaction(); err != nil {
 		return nil, err
 	}
-	if _, err := c.cmd("UIDL"); err != nil {
-		return nil, err
-	}
 	var list []UIDEntry
-	err := c.conn.ReadListing(func(line []byte) error {
+	err := c.conn.listing("UIDL", 0, func(line []byte) error {
 		num, rest := nextField(line)
 		n, err := parseMessageNumber(num)
 		if err != nil {
-			return fmt.Errorf("pop3: UIDL line %q: %w", line, err)
+			return fmt.Errorf("pop3: UIDL line %q: %w", line, unprefixed(err))
 		}
 		uid, _ := nextField(rest)
 		if err := checkUID(uid); err != nil {
-			return fmt.Errorf("pop3: UIDL line %q: %w", line, err)
+			return fmt.Errorf("pop3: UIDL line %q: %w", line, unprefixed(err))
 		}
 		list = append(list, UIDEntry{Number: n, UID: string(uid)})
 		return nil
@@ -77,7 +74,7 @@ func checkUID(uid []byte) error {
 }
 
 // NumbersByUID groups the messages of a UIDL listing by unique-id. A server may give two
-// identical messages the same unique-id (MS-STANOPOP3 C0041); both numbers are kept, in
+// identical messages the same unique-id; both numbers are kept, in
 // listing order.
 func NumbersByUID(entries []UIDEntry) map[string][]int {
 	m := make(map[string][]int, len(entries))

@@ -1,0 +1,355 @@
+package pop3
+
+import (
+	"errors"
+	"io"
+	"sync"
+)
+
+// The window of a pipelined batch: the commands in flight (sent, status line not read).
+// A writer goroutine sends the commands while the owner's goroutine reads the replies, so
+// neither side can wait on the other with both socket buffers full, whatever the batch
+// size; the window bounds what the server is asked to hold (count and octets) and keeps
+// memory bounded. A few hundred short commands keep a slow link busy.
+const (
+	pipelineWindowOctets   = 16 << 10
+	pipelineWindowCommands = 1024
+)
+
+// sentCommand is one command in flight: as errors and the trace show it, and its size on
+// the wire, CRLF included.
+type sentCommand struct {
+	display string
+	octets  int
+}
+
+// inFlight is the one record of the commands in flight, oldest first. Every command sent
+// is pushed when it is buffered for the network and popped when its status line has been
+// read, so the oldest one is always the command the next status line answers. During a
+// pipelined batch it is also the window: the writer goroutine pushes while the owner's
+// goroutine pops, and the writer waits while the window is full. Invariants: count and
+// octets are those of cmds[head:]; only the writer waits for room, and only while the
+// window holds at least one command, so a pop always wakes it; only the reader waits for a
+// command, and only while none is in flight and the writer may still send, so a push or
+// the writer's end always wakes it.
+type inFlight struct {
+	mu   sync.Mutex
+	cond sync.Cond // signalled on every push, pop, stop and writer end
+	cmds []sentCommand
+	head int
+	// octets is the size of the commands in flight.
+	octets int
+	// maxCount and maxOctets bound the window of a pipelined batch; zero outside one.
+	maxCount, maxOctets int
+	// stopped tells the writer to send nothing more; writing is set while it may still.
+	stopped, writing bool
+}
+
+func (f *inFlight) lock() {
+	f.mu.Lock()
+	if f.cond.L == nil {
+		f.cond.L = &f.mu
+	}
+}
+
+// push records a command as sent.
+func (f *inFlight) push(cmd sentCommand) {
+	f.lock()
+	f.cmds = append(f.cmds, cmd)
+	f.octets += cmd.octets
+	f.mu.Unlock()
+	f.cond.Broadcast()
+}
+
+// pop forgets the oldest command, whose status line has been read.
+func (f *inFlight) pop() {
+	f.lock()
+	if f.head < len(f.cmds) {
+		f.octets -= f.cmds[f.head].octets
+		f.cmds[f.head] = sentCommand{}
+		f.head++
+		if f.head == len(f.cmds) {
+			f.cmds, f.head = f.cmds[:0], 0
+		} else if f.head > 1024 && f.head > len(f.cmds)/2 {
+			n := copy(f.cmds, f.cmds[f.head:])
+			f.cmds, f.head = f.cmds[:n], 0
+		}
+	}
+	f.mu.Unlock()
+	f.cond.Broadcast()
+}
+
+// oldest returns the oldest command in flight, as errors show it; "" when there is none.
+func (f *inFlight) oldest() string {
+	f.lock()
+	defer f.mu.Unlock()
+	if f.head < len(f.cmds) {
+		return f.cmds[f.head].display
+	}
+	return ""
+}
+
+// len returns the number of commands in flight.
+func (f *inFlight) len() int {
+	f.lock()
+	defer f.mu.Unlock()
+	return len(f.cmds) - f.head
+}
+
+// openWindow starts a pipelined batch's window; the writer may send.
+func (f *inFlight) openWindow(maxCount, maxOctets int) {
+	f.lock()
+	f.maxCount, f.maxOctets, f.stopped, f.writing = maxCount, maxOctets, false, true
+	f.mu.Unlock()
+}
+
+// room takes room in the window for a command of the given octets. With wait false it
+// reports whether there is room at once; with wait true it waits for it. It returns false
+// once the batch is stopped.
+func (f *inFlight) room(octets int, wait bool) bool {
+	f.lock()
+	defer f.mu.Unlock()
+	for !f.stopped && f.head < len(f.cmds) &&
+		(len(f.cmds)-f.head >= f.maxCount || f.octets+octets > f.maxOctets) {
+		if !wait {
+			return false
+		}
+		f.cond.Wait()
+	}
+	return !f.stopped
+}
+
+// await waits until a command is in flight and reports whether one is; false means the
+// writer has ended with nothing more in flight.
+func (f *inFlight) await() bool {
+	f.lock()
+	defer f.mu.Unlock()
+	for f.head == len(f.cmds) && f.writing {
+		f.cond.Wait()
+	}
+	return f.head < len(f.cmds)
+}
+
+// stop makes the writer send nothing more.
+func (f *inFlight) stop() {
+	f.lock()
+	f.stopped = true
+	f.mu.Unlock()
+	f.cond.Broadcast()
+}
+
+// writerDone records that the writer has ended and closes the window.
+func (f *inFlight) writerDone() {
+	f.lock()
+	f.writing = false
+	f.maxCount, f.maxOctets = 0, 0
+	f.mu.Unlock()
+	f.cond.Broadcast()
+}
+
+// batch is a run of commands of one form, "keyword first[i] extra...", one for each
+// element of first, the Conn facility behind RetrEach, TopEach and DeleEach.
+type batch struct {
+	keyword string
+	first   []string
+	extra   []string
+	// multiLine is set when a positive reply carries a body (RETR, TOP).
+	multiLine bool
+	// pipelined sends the commands ahead of the replies, for a server that lists
+	// PIPELINING; otherwise each waits for the reply to the one before.
+	pipelined bool
+	// handle is called for each positive reply with the index of its command and, for a
+	// multi-line reply, its body, lent until handle returns (nil otherwise). An error it
+	// returns stops the batch.
+	handle func(i int, body io.Reader) error
+}
+
+// runBatch runs b while the Conn is in the batch state, so that every other entry,
+// including those of b.handle, fails with ErrBusy. Every command is checked before
+// anything is sent. A negative reply does not stop the batch: its *Error is joined into
+// the result, and handle is not called. An error from handle, or a body that cannot be
+// read to its end, stops it: the replies already asked for are read and discarded, so the
+// Conn stays usable, unless it broke. If handle panics, the Conn is broken and the writer
+// stopped before the panic goes on.
+func (c *Conn) runBatch(b *batch) error {
+	if err := c.guard(); err != nil {
+		return err
+	}
+	args := make([]string, 1+len(b.extra))
+	copy(args[1:], b.extra)
+	for _, f := range b.first {
+		args[0] = f
+		if err := checkCommand(b.keyword, args, false); err != nil {
+			return err
+		}
+	}
+	if len(b.first) == 0 {
+		return nil
+	}
+	if err := c.setState(connIdle, connBatch); err != nil {
+		return err
+	}
+	defer c.setState(connBatch, connIdle) // fails, harmlessly, once broken or closed
+	if b.pipelined {
+		return c.runPipelined(b, args)
+	}
+	var failures []error
+	for i, f := range b.first {
+		if err := c.checkInStep(b.keyword); err != nil {
+			return joinErrors(append(failures, err)...)
+		}
+		args[0] = f
+		c.writeCommand(b.keyword, args)
+		if err := c.flush(); err != nil {
+			return joinErrors(append(failures, err)...)
+		}
+		failure, stop := c.batchReply(b, i, b.handle)
+		if failure != nil {
+			failures = append(failures, failure)
+		}
+		if stop != nil {
+			return joinErrors(append(failures, stop)...)
+		}
+	}
+	return joinErrors(failures...)
+}
+
+// batchReply reads the reply to command i of a batch and hands it to handle. A negative
+// reply is a failure, and the batch goes on; stop is the error that ends the batch:
+// handle's, or what broke the Conn.
+func (c *Conn) batchReply(b *batch, i int, handle func(int, io.Reader) error) (failure, stop error) {
+	if _, err := c.readStatus(); err != nil {
+		if isNegative(err) {
+			return err, nil
+		}
+		return nil, err
+	}
+	if !b.multiLine {
+		return nil, handle(i, nil)
+	}
+	body, err := c.lend(connBatch, connBatch)
+	if err != nil {
+		return nil, err
+	}
+	herr := handle(i, body)
+	cerr := body.Close()
+	c.body = nil
+	switch {
+	case cerr == nil:
+		return nil, herr
+	case herr == nil || errors.Is(herr, ErrBroken):
+		return nil, cerr
+	}
+	return nil, joinErrors(herr, cerr)
+}
+
+// discard is the handle of a stopped batch's remaining replies.
+func discard(int, io.Reader) error { return nil }
+
+// runPipelined runs b with a writer goroutine that keeps up to a window of commands ahead
+// of the replies, which this goroutine reads.
+func (c *Conn) runPipelined(b *batch, args []string) error {
+	if err := c.checkInStep(b.keyword); err != nil {
+		return err
+	}
+	c.flight.openWindow(pipelineWindowCommands, pipelineWindowOctets)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		defer c.flight.writerDone()
+		c.writeBatch(b, args)
+	}()
+	finished := false
+	// finish stops the writer and waits for it; after it, this goroutine alone uses the
+	// Conn again.
+	finish := func() {
+		finished = true
+		c.flight.stop()
+		<-writerDone
+	}
+	defer func() {
+		if !finished {
+			// handle panicked, with commands in flight whose replies nobody will read:
+			// the Conn is out of step. Stop the writer before the panic goes on.
+			c.abort(c.answered, errors.New("a batch callback panicked"))
+			finish()
+		}
+	}()
+	var failures []error
+	for i := 0; c.flight.await(); i++ {
+		failure, stop := c.batchReply(b, i, b.handle)
+		if failure != nil {
+			failures = append(failures, failure)
+		}
+		if stop == nil {
+			continue
+		}
+		if c.state.Load() >= connBroken {
+			c.abort(c.answered, stop) // unblock the writer too; the Conn is already broken
+			finish()
+			return joinErrors(append(failures, stop)...)
+		}
+		// handle failed: send nothing more, and read the replies already asked for.
+		finish()
+		for i++; c.flight.len() > 0; i++ {
+			if _, derr := c.batchReply(b, i, discard); derr != nil {
+				return joinErrors(append(failures, stop, derr)...)
+			}
+		}
+		return joinErrors(append(failures, stop)...)
+	}
+	finish()
+	if err := c.final; c.state.Load() >= connBroken {
+		failures = append(failures, err) // the writer failed after the last reply
+	}
+	return joinErrors(failures...)
+}
+
+// writeBatch is the writer of a pipelined batch: it sends the commands, each once the
+// window has room, flushing whenever it would otherwise wait. After a stop it flushes what
+// it has buffered, whose replies the reader then discards. A write error breaks the Conn
+// and closes the network connection, which ends the reader's wait.
+func (c *Conn) writeBatch(b *batch, args []string) {
+	cmdArgs := append([]string(nil), args...)
+	base := len(b.keyword) + 2
+	for _, a := range b.extra {
+		base += 1 + len(a)
+	}
+	for _, f := range b.first {
+		octets := base + 1 + len(f)
+		if !c.flight.room(octets, false) {
+			if err := c.w.Flush(); err != nil {
+				c.abort(c.flight.oldest(), err)
+				return
+			}
+			if !c.flight.room(octets, true) {
+				return // stopped; everything written is flushed
+			}
+		}
+		cmdArgs[0] = f
+		c.writeCommand(b.keyword, cmdArgs)
+	}
+	if err := c.w.Flush(); err != nil {
+		c.abort(c.flight.oldest(), err)
+	}
+}
+
+// joinErrors is errors.Join without repeats: an error already joined, or one whose text is
+// the same as one already joined, is left out.
+func joinErrors(errs ...error) error {
+	var out []error
+	seen := make(map[string]bool)
+	for _, err := range errs {
+		if err != nil && !seen[err.Error()] {
+			seen[err.Error()] = true
+			out = append(out, err)
+		}
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	return errors.Join(out...)
+}
