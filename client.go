@@ -1,7 +1,6 @@
 package pop3
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,32 +24,6 @@ type Client struct {
 	inBatch  bool         // a RetrEach, TopEach or DeleEach is running
 	opts     Options      // with the defaults filled in
 	host     string       // the dialled host, the default TLS ServerName; "" after NewClient
-}
-
-// Dial connects to addr ("host:port", port 110 by custom) over TCP and waits for the
-// greeting.
-func Dial(addr string, opts *Options) (*Client, error) {
-	return dial(context.Background(), addr, opts, SecurityPlain)
-}
-
-// DialTLS connects to addr ("host:port", port 995 by custom) with implicit TLS and waits
-// for the greeting. The certificate is verified against opts.TLSConfig, whose ServerName
-// defaults to the host in addr.
-func DialTLS(addr string, opts *Options) (*Client, error) {
-	return dial(context.Background(), addr, opts, SecurityImplicitTLS)
-}
-
-// NewClient starts a session on conn, which is already connected: it waits for the
-// greeting (MS-STANOPOP3 C0002, C0007). On error conn is closed.
-func NewClient(conn net.Conn, opts *Options) (*Client, error) {
-	c := &Client{conn: NewConn(conn, opts), opts: opts.withDefaults()}
-	resp, err := c.conn.ReadResponse()
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	c.greeting = resp.Text
-	return c, nil
 }
 
 // Conn returns the connection below the Client, for commands the Client does not send.

@@ -11,6 +11,7 @@ package pop3_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -49,19 +50,31 @@ func (c *dcCountingConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// dcDialer dials as a net.Dialer does and wraps the connection in a dcCountingConn, which
+// it keeps for the test (Options.Dialer).
+type dcDialer struct{ conn *dcCountingConn }
+
+func (d *dcDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	nc, err := new(net.Dialer).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	d.conn = &dcCountingConn{Conn: nc}
+	return d.conn, nil
+}
+
 // dcDial opens a session on the plain port (C0001) through a counting connection and
-// checks the greeting (C0002, C0007).
+// checks the greeting (C0002, C0007). Dial gets the dialled address, 127.0.0.1, so the
+// cleartext login is allowed; a NewClient over the same socket would not know where it
+// leads.
 func dcDial(t *testing.T, srv *dovecottest.Server) (*pop3.Client, *dcCountingConn) {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", srv.Addr, dcTimeout)
+	d := new(dcDialer)
+	c, err := pop3.Dial(srv.Addr, &pop3.Options{Timeout: dcTimeout, Dialer: d})
 	if err != nil {
-		t.Fatalf("dial %s: %v", srv.Addr, err)
+		t.Fatalf("Dial %s: %v", srv.Addr, err)
 	}
-	cc := &dcCountingConn{Conn: nc}
-	c, err := pop3.NewClient(cc, &pop3.Options{Timeout: dcTimeout})
-	if err != nil {
-		t.Fatalf("NewClient: %v", err)
-	}
+	cc := d.conn
 	t.Cleanup(func() { c.Close() })
 	if g := c.Greeting(); !strings.HasPrefix(g, "Dovecot") {
 		t.Errorf("Greeting() = %q, want Dovecot's", g)

@@ -6,3 +6,5 @@ require (
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
 	golang.org/x/text v0.44.0
 )
+
+require golang.org/x/net v0.62.0

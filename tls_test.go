@@ -199,6 +199,8 @@ func tlsFake(t *testing.T, implicit bool, configure func(*tls.Config), script fu
 func TestDialContextImplicitTLS(t *testing.T) {
 	addr, roots := tlsFake(t, true, nil, func(s *fakeSession) {
 		s.send("+OK ready over TLS")
+		s.expect("CAPA")
+		s.send("-ERR")
 		s.expect("USER alice")
 		s.send("+OK")
 		s.expect("PASS secret")

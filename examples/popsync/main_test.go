@@ -42,6 +42,7 @@ func TestSyncTwiceThenDelete(t *testing.T) {
 func TestSyncSharedUID(t *testing.T) {
 	srv := pop3test.NewServer(t,
 		pop3test.Reply("+OK ready"),
+		pop3test.Expect("CAPA"), pop3test.Reply("-ERR"), // Login asks CAPA first
 		pop3test.Expect("USER user"), pop3test.Reply("+OK"),
 		pop3test.Expect("PASS pass"), pop3test.Reply("+OK"),
 		pop3test.Expect("UIDL"), pop3test.Reply("+OK", "1 same", "2 same", "."),
