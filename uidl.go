@@ -21,24 +21,39 @@ func (c *Client) UIDL() ([]UIDEntry, error) {
 	if _, err := c.cmd("UIDL"); err != nil {
 		return nil, err
 	}
+	return c.readUIDL()
+}
+
+// readUIDL reads the lines of a UIDL listing after its positive status line.
+func (c *Client) readUIDL() ([]UIDEntry, error) {
 	var list []UIDEntry
 	err := c.conn.ReadListing(func(line []byte) error {
-		num, rest := nextField(line)
-		n, err := parseMessageNumber(num)
+		e, err := parseUIDLine(line)
 		if err != nil {
-			return fmt.Errorf("pop3: UIDL line %q: %w", line, err)
+			return err
 		}
-		uid, _ := nextField(rest)
-		if err := checkUID(uid); err != nil {
-			return fmt.Errorf("pop3: UIDL line %q: %w", line, err)
-		}
-		list = append(list, UIDEntry{Number: n, UID: string(uid)})
+		list = append(list, e)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return list, nil
+}
+
+// parseUIDLine parses one line of a UIDL listing: a message number and a unique-id,
+// whatever follows them ignored.
+func parseUIDLine(line []byte) (UIDEntry, error) {
+	num, rest := nextField(line)
+	n, err := parseMessageNumber(num)
+	if err != nil {
+		return UIDEntry{}, fmt.Errorf("pop3: UIDL line %q: %w", line, err)
+	}
+	uid, _ := nextField(rest)
+	if err := checkUID(uid); err != nil {
+		return UIDEntry{}, fmt.Errorf("pop3: UIDL line %q: %w", line, err)
+	}
+	return UIDEntry{Number: n, UID: string(uid)}, nil
 }
 
 // checkUID accepts any non-empty unique-id without control octets.
