@@ -138,9 +138,9 @@ func TestDialRefusesContradictingSecurity(t *testing.T) {
 	}
 }
 
-// greeter starts a server on 127.0.0.1 that sends greeting to its one client, then reads
-// and discards whatever comes until the client closes.
-func greeter(t *testing.T, greeting string) string {
+// serveOnce starts a server on 127.0.0.1 that runs serve on its first connection, within
+// a 10-second deadline, and returns its address.
+func serveOnce(t *testing.T, serve func(c net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -155,11 +155,19 @@ func greeter(t *testing.T, greeting string) string {
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(10 * time.Second))
-		c.Write([]byte(greeting))
-		io.Copy(io.Discard, c)
+		serve(c)
 	}()
 	t.Cleanup(func() { ln.Close(); <-done })
 	return ln.Addr().String()
+}
+
+// greeter starts a server that sends greeting, then reads and discards whatever comes until
+// the client closes.
+func greeter(t *testing.T, greeting string) string {
+	return serveOnce(t, func(c net.Conn) {
+		io.WriteString(c, greeting)
+		io.Copy(io.Discard, c)
+	})
 }
 
 // DialContext without a Security runs implicit TLS: the greeting comes over TLS.
@@ -273,42 +281,35 @@ func TestCleartextExemptionFromDialledAddress(t *testing.T) {
 			}
 		})
 	}
-	t.Run("NewClient over loopback", func(t *testing.T) {
-		srv := refused(t)
+	// NewClient over a socket to 127.0.0.1 does not know where it leads: refused, unless
+	// AllowInsecureAuth.
+	for _, allow := range []bool{false, true} {
+		var srv *pop3test.Server
+		if allow {
+			srv = loginOK(t)
+		} else {
+			srv = refused(t)
+		}
 		nc, err := net.Dial("tcp", srv.Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := pop3.NewClient(nc, nil)
+		c, err := pop3.NewClient(nc, &pop3.Options{AllowInsecureAuth: allow})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Login("alice", "secret"); !errors.Is(err, pop3.ErrInsecureAuth) || !strings.Contains(err.Error(), "NewClient") {
-			t.Errorf("Login: %v; want ErrInsecureAuth naming NewClient", err)
+		err = c.Login("alice", "secret")
+		if allow && err != nil {
+			t.Errorf("NewClient with AllowInsecureAuth: Login: %v", err)
+		}
+		if !allow && (!errors.Is(err, pop3.ErrInsecureAuth) || !strings.Contains(err.Error(), "NewClient")) {
+			t.Errorf("NewClient: Login: %v; want ErrInsecureAuth naming NewClient", err)
 		}
 		c.Close()
 		if err := srv.Wait(); err != nil {
 			t.Error(err)
 		}
-	})
-	t.Run("NewClient with AllowInsecureAuth", func(t *testing.T) {
-		srv := loginOK(t)
-		nc, err := net.Dial("tcp", srv.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := pop3.NewClient(nc, &pop3.Options{AllowInsecureAuth: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Login("alice", "secret"); err != nil {
-			t.Error(err)
-		}
-		c.Close()
-		if err := srv.Wait(); err != nil {
-			t.Error(err)
-		}
-	})
+	}
 }
 
 // newSOCKS5 starts the test's SOCKS5 proxy and returns an Options.Dialer through it from
@@ -364,55 +365,41 @@ func TestSOCKS5TLS(t *testing.T) {
 		s.expect("QUIT")
 		s.send("+OK")
 	}
-	t.Run("DialTLS", func(t *testing.T) {
-		addr, roots := tlsFake(t, true, nil, func(s *fakeSession) {
-			s.send("+OK ready")
-			session(s)
+	for _, tt := range []struct {
+		name, addr, target string
+		dial               func(string, *pop3.Options) (*pop3.Client, error)
+		implicit           bool
+	}{
+		{"DialTLS", "localhost", "localhost:995", pop3.DialTLS, true},
+		{"DialStartTLS", "localhost:110", "localhost:110", pop3.DialStartTLS, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, roots := tlsFake(t, tt.implicit, nil, func(s *fakeSession) {
+				s.send("+OK ready")
+				if !tt.implicit {
+					s.expect("STLS")
+					s.send("+OK begin TLS")
+					s.startTLS()
+				}
+				session(s) // after STLS, the CAPA is StartTLS's; Login uses it
+			})
+			p, d := newSOCKS5(t, to(addr))
+			c, err := tt.dial(tt.addr, &pop3.Options{Dialer: d, TLSConfig: &tls.Config{RootCAs: roots}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.Login("alice", "secret"); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Quit(); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Targets(); !slices.Equal(got, []string{tt.target}) {
+				t.Errorf("the proxy was asked for %q", got)
+			}
 		})
-		p, d := newSOCKS5(t, to(addr))
-		c, err := pop3.DialTLS("localhost", &pop3.Options{Dialer: d, TLSConfig: &tls.Config{RootCAs: roots}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.Login("alice", "secret"); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Quit(); err != nil {
-			t.Fatal(err)
-		}
-		if got := p.Targets(); !slices.Equal(got, []string{"localhost:995"}) {
-			t.Errorf("the proxy was asked for %q", got)
-		}
-	})
-	t.Run("DialStartTLS", func(t *testing.T) {
-		addr, roots := tlsFake(t, false, nil, func(s *fakeSession) {
-			s.send("+OK ready")
-			s.expect("STLS")
-			s.send("+OK begin TLS")
-			s.startTLS()
-			s.expect("CAPA")
-			s.send("+OK", "USER", ".")
-			s.expect("USER alice")
-			s.send("+OK")
-			s.expect("PASS secret")
-			s.send("+OK")
-			s.expect("QUIT")
-			s.send("+OK")
-		})
-		_, d := newSOCKS5(t, to(addr))
-		c, err := pop3.DialStartTLS("localhost:110", &pop3.Options{Dialer: d, TLSConfig: &tls.Config{RootCAs: roots}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.Login("alice", "secret"); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Quit(); err != nil {
-			t.Fatal(err)
-		}
-	})
+	}
 	t.Run("wrong host", func(t *testing.T) {
 		addr, _ := tlsFake(t, false, nil, func(s *fakeSession) { s.failedHandshake() })
 		_, d := newSOCKS5(t, to(addr))

@@ -54,8 +54,11 @@
 // DialTLS (port 995) and DialStartTLS (STLS on port 110) verify the certificate against the
 // dialled host, with TLS 1.2 at least; DialStartTLS never falls back to cleartext, and
 // octets the server sends between its "+OK" to STLS and the handshake abort the session.
-// Login prepares credentials with PRECIS and refuses to send them over a cleartext
-// connection to a host that is not loopback unless Options.AllowInsecureAuth is set. Auth
+// DialContext uses implicit TLS unless Options.Security asks otherwise, and every Dial
+// function connects through Options.Dialer when it is set (a SOCKS5 proxy, say). Login
+// prepares credentials with PRECIS and refuses to send them over a cleartext connection
+// unless the dialled address is loopback or Options.AllowInsecureAuth is set; it sends the
+// RFC 6856 UTF8 command first when the server lists it. Auth
 // runs any SASL mechanism of github.com/emersion/go-sasl, and NewXOAuth2Client gives the
 // XOAUTH2 mechanism of Microsoft 365 and Gmail. Options.DebugWriter receives the protocol
 // transcript with every secret replaced by "***".
@@ -87,7 +90,8 @@
 //     writer goroutine keeps a bounded window of commands ahead while the caller's goroutine
 //     reads the replies, so neither side can block the other; auth.go Login's choice of
 //     USER/PASS or AUTH PLAIN, the SASL exchange and the cleartext policy, with precis.go
-//     and xoauth2.go; tls.go the one dialling path and STLS. The Client checks message
+//     and xoauth2.go; dial.go the one dialling path and the greeting, tls.go STLS;
+//     listall.go ListAll, UIDL and LIST in one round trip. The Client checks message
 //     numbers and the session state before anything is sent, and remembers the messages it
 //     marked deleted. It never reads bytes itself. A body reader borrows the Conn until it
 //     is read to its end or closed; the next command drains what is left.

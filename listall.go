@@ -79,7 +79,7 @@ func (c *Client) uidlReply() (map[int]string, error) {
 		}
 		return nil, err
 	}
-	entries, err := c.readUIDL()
+	entries, err := readEntries(c.conn, parseUIDLine)
 	if err != nil {
 		return nil, err
 	}
@@ -95,9 +95,15 @@ func (c *Client) listReply() ([]ListEntry, error) {
 	if _, err := c.conn.ReadResponse(); err != nil {
 		return nil, err
 	}
-	var list []ListEntry
-	err := c.conn.ReadListing(func(line []byte) error {
-		e, err := parseScanLine(line)
+	return readEntries(c.conn, parseScanLine)
+}
+
+// readEntries reads the lines of a listing after its positive status line, each parsed by
+// parse.
+func readEntries[T any](c *Conn, parse func(line []byte) (T, error)) ([]T, error) {
+	var list []T
+	err := c.ReadListing(func(line []byte) error {
+		e, err := parse(line)
 		if err != nil {
 			return err
 		}

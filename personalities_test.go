@@ -3,6 +3,7 @@ package pop3_test
 import (
 	"bytes"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -111,33 +112,10 @@ func serverPersonalities() map[string]serverPersonality {
 }
 
 func TestServerPersonalities(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "servers", "*.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	table := serverPersonalities()
-	seen := make(map[string]bool)
-	for _, file := range files {
-		name := strings.TrimSuffix(filepath.Base(file), ".txt")
-		seen[name] = true
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			p, ok := table[name]
-			if !ok {
-				t.Fatalf("%s has no entry in serverPersonalities", file)
-			}
-			steps, err := pop3test.LoadTranscript(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			replayServerPersonality(t, p, pop3test.NewServer(t, steps...))
-		})
-	}
-	for name := range table {
-		if !seen[name] {
-			t.Errorf("serverPersonalities has %q, but testdata/servers/%s.txt is missing", name, name)
-		}
-	}
+	replayTranscripts(t, filepath.Join("testdata", "servers"), slices.Collect(maps.Keys(table)), func(t *testing.T, name string, srv *pop3test.Server) {
+		replayServerPersonality(t, table[name], srv)
+	})
 }
 
 func replayServerPersonality(t *testing.T, p serverPersonality, srv *pop3test.Server) {

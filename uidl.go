@@ -21,24 +21,7 @@ func (c *Client) UIDL() ([]UIDEntry, error) {
 	if _, err := c.cmd("UIDL"); err != nil {
 		return nil, err
 	}
-	return c.readUIDL()
-}
-
-// readUIDL reads the lines of a UIDL listing after its positive status line.
-func (c *Client) readUIDL() ([]UIDEntry, error) {
-	var list []UIDEntry
-	err := c.conn.ReadListing(func(line []byte) error {
-		e, err := parseUIDLine(line)
-		if err != nil {
-			return err
-		}
-		list = append(list, e)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return list, nil
+	return readEntries(c.conn, parseUIDLine)
 }
 
 // parseUIDLine parses one line of a UIDL listing: a message number and a unique-id,

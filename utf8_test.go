@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/popwire/pop3"
@@ -106,23 +105,8 @@ const (
 
 func startCourierFake(t *testing.T) *courierFake {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &courierFake{addr: ln.Addr().String()}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		f.serve(c)
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
+	f := new(courierFake)
+	f.addr = serveOnce(t, f.serve)
 	return f
 }
 
