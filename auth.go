@@ -141,9 +141,9 @@ func (c *Client) userPass(user, pass string, utf8 bool) error {
 //
 // A mechanism that sends a password or a token as it is (PLAIN, LOGIN, XOAUTH2,
 // OAUTHBEARER) fails with ErrInsecureAuth before anything is sent, over a connection that
-// is not TLS and was not dialled to a loopback address, unless Options.AllowInsecureAuth is set. No
-// SASL security layer is negotiated. After success the capabilities are forgotten, so
-// Capabilities asks CAPA again.
+// is not TLS and was not dialled to a loopback address, unless Options.AllowInsecureAuth
+// is set. No SASL security layer is negotiated. After success the capabilities are
+// forgotten, so Capabilities asks CAPA again.
 func (c *Client) Auth(mech sasl.Client) error {
 	if mech == nil {
 		return fmt.Errorf("%w: nil SASL mechanism", ErrInvalidArgument)
