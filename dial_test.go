@@ -53,6 +53,35 @@ func (d *recordingDialer) dialled() []string {
 	return slices.Clone(d.addrs)
 }
 
+// The Dialers the documentation names satisfy Options.Dialer.
+var (
+	_ pop3.Dialer = (*net.Dialer)(nil)
+	_ pop3.Dialer = (*tls.Dialer)(nil)
+	_ pop3.Dialer = proxy.ContextDialer(nil)
+)
+
+// blockingDialer waits for the end of the context it is given.
+type blockingDialer struct{}
+
+func (blockingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// Options.Timeout and the context bound a Dialer's dial.
+func TestDialerBounded(t *testing.T) {
+	_, err := pop3.Dial("pop.example.org", &pop3.Options{Dialer: blockingDialer{}, Timeout: 50 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Dial with Timeout: %v; want context.DeadlineExceeded", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = pop3.DialContext(ctx, "pop.example.org", &pop3.Options{Dialer: blockingDialer{}})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("DialContext with a cancelled context: %v; want context.Canceled", err)
+	}
+}
+
 // to redirects every address to addr.
 func to(addr string) func(string) string { return func(string) string { return addr } }
 
