@@ -11,17 +11,26 @@ import (
 
 // Login authenticates with a user name and a password.
 //
-// Both are first prepared with PRECIS (RFC 8265: UsernameCasePreserved, OpaqueString): a
-// value PRECIS refuses, such as one holding a control octet or an empty one, or a user
-// name with a space, fails with ErrInvalidArgument, never altered silently. ASCII
-// credentials go as USER and PASS, PASS only after a positive reply to USER, the password
-// as it is, spaces included. Non-ASCII credentials go as AUTH PLAIN when CAPA lists
-// "SASL PLAIN", else as USER and PASS in UTF-8 when CAPA lists "UTF8 USER" (RFC 6856);
-// otherwise Login fails with ErrUTF8Credentials and sends no credential. CAPA is asked
-// only for non-ASCII credentials, and only if not known yet.
+// Both are first prepared with PRECIS (RFC 8265: UsernameCasePreserved, OpaqueString): an
+// empty value, or one PRECIS refuses, such as one holding a control character, or a user
+// name with a space, fails with ErrInvalidArgument naming the character, never altered
+// silently.
 //
-// Over a connection that is neither TLS nor to a loopback address, Login fails with
-// ErrInsecureAuth before sending anything, unless Options.AllowInsecureAuth is set.
+// Login then asks CAPA, unless the capabilities are known in this state, so that its
+// outcome never depends on whether Capabilities was called before. When the server lists
+// UTF8, Login sends the UTF8 command first (RFC 6856 section 3.1; Options.DisableUTF8
+// turns it off; a negative reply to it is ignored). ASCII credentials go as USER and PASS,
+// PASS only after a positive reply to USER, the password as it is, spaces included; but if
+// the server lists capabilities without USER, they go as AUTH PLAIN when it lists "SASL
+// PLAIN", and otherwise Login fails with ErrNoAuthMechanism, which says when the server
+// lists STLS and may offer a login only after it (WildDuck does so by default).
+// Non-ASCII credentials go as AUTH PLAIN when CAPA lists "SASL PLAIN", else as USER and
+// PASS in UTF-8 when CAPA lists "UTF8 USER"; a non-ASCII password with an ASCII user name
+// goes in PASS anyway with Options.AllowUTF8Password; otherwise Login fails with
+// ErrUTF8Credentials and sends no credential.
+//
+// Over a connection that is not TLS and was not dialled to a loopback address, Login fails
+// with ErrInsecureAuth before sending anything, unless Options.AllowInsecureAuth is set.
 //
 // A negative reply is returned as an *Error, whose Code tells a bad password ("AUTH")
 // from a locked maildrop ("IN-USE") or a login too soon ("LOGIN-DELAY"). After a
@@ -41,28 +50,56 @@ func (c *Client) Login(username, password string) error {
 		return err
 	}
 	c.user = username
-	if caps := c.caps; len(caps) > 0 && !caps.User() {
-		// The server has listed what it offers, and USER is not among it (RFC 2449
-		// section 6.5): send no password it will refuse.
-		if caps.SupportsSASL(sasl.Plain) {
-			return c.authenticate(sasl.NewPlainClient("", user, pass))
-		}
-		return fmt.Errorf("%w: CAPA lists neither USER nor SASL PLAIN (SASL: %v)", ErrNoAuthMechanism, caps.SASLMechanisms())
-	}
-	if isASCII(user) && isASCII(pass) {
-		return c.userPass(user, pass, false)
-	}
 	caps, err := c.capabilities()
 	if err != nil {
 		return err
 	}
+	ascii := isASCII(user) && isASCII(pass)
 	switch {
+	case len(caps) > 0 && !caps.User() && !caps.UTF8User():
+		// The server has listed what it offers, and USER is not among it (RFC 2449
+		// section 6.5; MS-STANOPOP3 C0009; "UTF8 USER" implies it): send no password it
+		// will refuse.
+		if caps.SupportsSASL(sasl.Plain) {
+			return c.authenticate(sasl.NewPlainClient("", user, pass))
+		}
+		err := fmt.Errorf("%w: CAPA lists neither USER nor SASL PLAIN (SASL: %v)", ErrNoAuthMechanism, caps.SASLMechanisms())
+		if caps.STLS() && !c.conn.isTLS() {
+			err = fmt.Errorf("%w; it lists STLS, and may offer a login only after it: use DialStartTLS or StartTLS", err)
+		}
+		return err
+	case ascii:
+		if err := c.enableUTF8(caps); err != nil {
+			return err
+		}
+		return c.userPass(user, pass, false)
 	case caps.SupportsSASL(sasl.Plain):
 		return c.authenticate(sasl.NewPlainClient("", user, pass))
-	case caps.UTF8User():
+	case caps.UTF8User(), c.opts.AllowUTF8Password && isASCII(user):
+		if err := c.enableUTF8(caps); err != nil {
+			return err
+		}
 		return c.userPass(user, pass, true)
+	case !isASCII(user):
+		return fmt.Errorf("%w: the user name is not ASCII, and the server lists neither SASL PLAIN nor UTF8 USER", ErrUTF8Credentials)
 	}
-	return fmt.Errorf("%w: it lists neither SASL PLAIN nor UTF8 USER", ErrUTF8Credentials)
+	return fmt.Errorf("%w: the password is not ASCII, and the server lists neither SASL PLAIN nor UTF8 USER; "+
+		"set Options.AllowUTF8Password to send it in PASS anyway (many servers accept it)", ErrUTF8Credentials)
+}
+
+// enableUTF8 sends the UTF8 command when the server lists it and Options.DisableUTF8 is
+// not set (RFC 6856 section 3.1). A negative reply leaves the session as it was and is not
+// an error: the login goes on without UTF-8 mode.
+func (c *Client) enableUTF8(caps Capabilities) error {
+	if c.opts.DisableUTF8 || !caps.UTF8() {
+		return nil
+	}
+	_, err := c.cmd("UTF8")
+	var perr *Error
+	if errors.As(err, &perr) {
+		return nil
+	}
+	return err
 }
 
 // userPass sends USER, then PASS after a positive reply. Both commands are checked before
@@ -90,7 +127,8 @@ func (c *Client) userPass(user, pass string, utf8 bool) error {
 
 // Auth authenticates with the SASL mechanism mech (RFC 5034), any client of
 // github.com/emersion/go-sasl, NewXOAuth2Client or NewNTLMClient. It asks CAPA first if
-// the capabilities are not known yet.
+// the capabilities are not known yet, and sends UTF8 first when the server lists it, as
+// Login does.
 //
 // The initial response goes on the AUTH line only when CAPA listed SASL and the line fits
 // in 255 octets; otherwise AUTH names the mechanism alone and the response follows the
@@ -102,9 +140,9 @@ func (c *Client) userPass(user, pass string, utf8 bool) error {
 //
 // A mechanism that sends a password or a token as it is (PLAIN, LOGIN, XOAUTH2,
 // OAUTHBEARER), or a password equivalent (NTLM), fails with ErrInsecureAuth before
-// anything is sent, over a connection that is neither TLS nor to a loopback address,
-// unless Options.AllowInsecureAuth is set. No SASL security layer is negotiated. After
-// success the capabilities are forgotten, so Capabilities asks CAPA again.
+// anything is sent, over a connection that is not TLS and was not dialled to a loopback
+// address, unless Options.AllowInsecureAuth is set. No SASL security layer is negotiated.
+// After success the capabilities are forgotten, so Capabilities asks CAPA again.
 func (c *Client) Auth(mech sasl.Client) error {
 	if mech == nil {
 		return fmt.Errorf("%w: nil SASL mechanism", ErrInvalidArgument)
@@ -134,6 +172,9 @@ func (c *Client) authenticate(mech sasl.Client) error {
 	}
 	caps, err := c.capabilities()
 	if err != nil {
+		return err
+	}
+	if err := c.enableUTF8(caps); err != nil {
 		return err
 	}
 	args := []string{name}
@@ -254,11 +295,15 @@ func sendsSecret(mech string) bool {
 }
 
 // checkCleartext applies the cleartext policy (RFC 8314 section 5.2, RFC 2595 section
-// 2.3, the rule of Go's net/smtp): credentials go only over TLS, to a loopback address,
-// or with Options.AllowInsecureAuth.
+// 2.3, the rule of Go's net/smtp): credentials go only over TLS, to a loopback address the
+// caller dialled, or with Options.AllowInsecureAuth. The socket's peer does not count: a
+// proxy on 127.0.0.1 may forward the connection anywhere.
 func (c *Client) checkCleartext() error {
-	if c.opts.AllowInsecureAuth || c.conn.isTLS() || c.conn.isLoopback() {
+	if c.opts.AllowInsecureAuth || c.conn.isTLS() || isLoopbackHost(c.host) {
 		return nil
 	}
-	return fmt.Errorf("%w to %v: use TLS, or set Options.AllowInsecureAuth", ErrInsecureAuth, c.conn.NetConn().RemoteAddr())
+	if c.host == "" {
+		return fmt.Errorf("%w made outside the library (NewClient), whose destination is unknown: use TLS, or set Options.AllowInsecureAuth", ErrInsecureAuth)
+	}
+	return fmt.Errorf("%w to %s: use TLS (DialTLS, DialStartTLS or StartTLS), or set Options.AllowInsecureAuth", ErrInsecureAuth, c.host)
 }

@@ -411,6 +411,7 @@ func TestUTF8Credentials(t *testing.T) {
 	t.Run("UTF8 USER", func(t *testing.T) {
 		c, srv := authDial(t, nil, authSteps(
 			capaSteps("USER", "UTF8 USER", "SASL LOGIN"),
+			pop3test.Expect("UTF8"), pop3test.Reply("+OK UTF8 enabled"), // RFC 6856 section 3.1
 			pop3test.Expect("USER jürgen"), pop3test.Reply("+OK"),
 			pop3test.Expect("PASS pässwörd"), pop3test.Reply("+OK"),
 			pop3test.ExpectClosed(),
@@ -423,6 +424,7 @@ func TestUTF8Credentials(t *testing.T) {
 	t.Run("NFC", func(t *testing.T) { // OpaqueString normalises to NFC
 		c, srv := authDial(t, nil, authSteps(
 			capaSteps("UTF8 USER"),
+			pop3test.Expect("UTF8"), pop3test.Reply("-ERR not now"), // refused: the login goes on
 			pop3test.Expect("USER bob"), pop3test.Reply("+OK"),
 			pop3test.Expect("PASS pässwörd"), pop3test.Reply("+OK"),
 			pop3test.ExpectClosed(),
@@ -542,11 +544,11 @@ func TestCleartextRefused(t *testing.T) {
 		t.Errorf("sent %q; want nothing", got)
 	}
 
-	c, sent = pipeServer(t, &pop3.Options{AllowInsecureAuth: true}, "+OK\r\n+OK\r\n")
+	c, sent = pipeServer(t, &pop3.Options{AllowInsecureAuth: true}, "-ERR\r\n+OK\r\n+OK\r\n")
 	if err := c.Login("alice", "secret"); err != nil {
 		t.Fatal(err)
 	}
-	if got := sent(); got != "USER alice\r\nPASS secret\r\n" {
+	if got := sent(); got != "CAPA\r\nUSER alice\r\nPASS secret\r\n" {
 		t.Errorf("with AllowInsecureAuth, sent %q", got)
 	}
 }

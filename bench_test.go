@@ -312,7 +312,7 @@ func BenchmarkRetrMemory(b *testing.B) {
 	})
 	b.Run("client", func(b *testing.B) {
 		mc.pending = []byte("+OK ready\r\n")
-		c, err := pop3.NewClient(mc, nil)
+		c, err := pop3.NewClient(mc, &pop3.Options{AllowInsecureAuth: true}) // NewClient: no loopback exemption
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -326,8 +326,8 @@ func BenchmarkRetrMemory(b *testing.B) {
 	})
 }
 
-// memoryConn is a net.Conn to a server in memory that answers RETR with one message and
-// any other command with "+OK". Its peer looks like a loopback address.
+// memoryConn is a net.Conn to a server in memory that answers RETR with one message, CAPA
+// with an empty list, and any other command with "+OK".
 type memoryConn struct {
 	retr    []byte // the whole reply to RETR: status line, dot-stuffed body, terminator
 	pending []byte // reply octets not read yet
@@ -350,9 +350,12 @@ func (m *memoryConn) Read(p []byte) (int, error) {
 
 // Write takes one command per call, as the Client flushes them unpipelined.
 func (m *memoryConn) Write(p []byte) (int, error) {
-	if bytes.HasPrefix(p, []byte("RETR ")) {
+	switch {
+	case bytes.HasPrefix(p, []byte("RETR ")):
 		m.pending = m.retr
-	} else {
+	case bytes.HasPrefix(p, []byte("CAPA")):
+		m.pending = []byte("+OK\r\n.\r\n")
+	default:
 		m.pending = []byte("+OK\r\n")
 	}
 	return len(p), nil

@@ -103,6 +103,10 @@ func (c Capabilities) SupportsSASL(mech string) bool {
 	return c.hasArg("SASL", mech)
 }
 
+// UIDL reports whether the server offers UIDL, the unique-id listing (RFC 2449 section
+// 6.8).
+func (c Capabilities) UIDL() bool { return c.Has("UIDL") }
+
 // STLS reports whether the server offers STLS (RFC 2595 section 4) in the current state.
 func (c Capabilities) STLS() bool { return c.Has("STLS") }
 

@@ -1,7 +1,6 @@
 package pop3
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,32 +28,6 @@ type Client struct {
 	user     string       // the user name given to Login, for Sync's account
 	// loginTime is when the login succeeded, recorded by Sync for LOGIN-DELAY.
 	loginTime time.Time
-}
-
-// Dial connects to addr ("host:port", port 110 by custom) over TCP and waits for the
-// greeting.
-func Dial(addr string, opts *Options) (*Client, error) {
-	return dial(context.Background(), addr, opts, SecurityPlain)
-}
-
-// DialTLS connects to addr ("host:port", port 995 by custom) with implicit TLS and waits
-// for the greeting. The certificate is verified against opts.TLSConfig, whose ServerName
-// defaults to the host in addr.
-func DialTLS(addr string, opts *Options) (*Client, error) {
-	return dial(context.Background(), addr, opts, SecurityImplicitTLS)
-}
-
-// NewClient starts a session on conn, which is already connected: it waits for the
-// greeting. On error conn is closed.
-func NewClient(conn net.Conn, opts *Options) (*Client, error) {
-	c := &Client{conn: NewConn(conn, opts), opts: opts.withDefaults()}
-	resp, err := c.conn.ReadResponse()
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	c.greeting = resp.Text
-	return c, nil
 }
 
 // Conn returns the connection below the Client, for commands the Client does not send.
@@ -136,21 +109,7 @@ func (c *Client) List() ([]ListEntry, error) {
 		return nil, err
 	}
 	var list []ListEntry
-	err := c.conn.listing("LIST", 0, func(line []byte) error {
-		num, rest := nextField(line)
-		n, err := parseMessageNumber(num)
-		if err != nil {
-			return fmt.Errorf("pop3: LIST line %q: %w", line, unprefixed(err))
-		}
-		size, _ := nextField(rest)
-		s, err := parseDecimal(size)
-		if err != nil {
-			return fmt.Errorf("pop3: LIST line %q: %w", line, unprefixed(err))
-		}
-		list = append(list, ListEntry{Number: n, Size: s})
-		return nil
-	})
-	if err != nil {
+	if err := c.conn.listing("LIST", 0, collect(parseScanLine, &list)); err != nil {
 		return nil, err
 	}
 	return list, nil

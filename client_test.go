@@ -16,10 +16,11 @@ import (
 
 // The tests below name the MS-STANOPOP3 items (../shared/spec/MS-STANOPOP3.txt) they cover.
 
-// greeting and loginSteps are the opening of most scripts.
+// greeting and loginSteps are the opening of most scripts. Login asks CAPA first, whether
+// or not the capabilities were asked before; this server lists none.
 var (
 	greeting   = Reply("+OK ready")
-	loginSteps = []Step{greeting, Expect("USER alice"), Reply("+OK"), Expect("PASS secret"), Reply("+OK logged in")}
+	loginSteps = []Step{greeting, Expect("CAPA"), Reply("-ERR"), Expect("USER alice"), Reply("+OK"), Expect("PASS secret"), Reply("+OK logged in")}
 )
 
 // script joins step lists.
@@ -93,6 +94,7 @@ func asError(t *testing.T, err error) *pop3.Error {
 func TestSessionTranscript(t *testing.T) {
 	c, srv := dial(t, nil,
 		Reply("+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>"),
+		Expect("CAPA"), Reply("-ERR"), // Login asks what the server offers
 		Expect("USER alice"), Reply("+OK"),
 		Expect("PASS a b  c"), Reply("+OK maildrop locked"),
 		Expect("STAT"), Reply("+OK 2 320"),
@@ -140,7 +142,7 @@ func TestGreetingTimeout(t *testing.T) {
 // C0007: the client waits for a late greeting and only then identifies itself.
 func TestGreetingLate(t *testing.T) {
 	c, srv := dial(t, &pop3.Options{Timeout: 2 * time.Second},
-		Stall(150*time.Millisecond), greeting,
+		Stall(150*time.Millisecond), greeting, Expect("CAPA"), Reply("-ERR"),
 		Expect("USER alice"), Reply("+OK"), Expect("PASS secret"), Reply("+OK"))
 	if err := c.Login("alice", "secret"); err != nil {
 		t.Fatal(err)
@@ -192,7 +194,7 @@ func TestLenientStatusLines(t *testing.T) {
 // C0005: a bare LF ends a reply line as well as CRLF does.
 func TestBareLF(t *testing.T) {
 	c, srv := dial(t, nil,
-		Send("+OK hello\n"),
+		Send("+OK hello\n"), Expect("CAPA"), Send("-ERR\n"),
 		Expect("USER alice"), Send("+OK\n"), Expect("PASS secret"), Send("+OK\n"),
 		Expect("LIST"), Send("+OK\n1 10\n2 20\n.\n"),
 		Expect("RETR 1"), Send("+OK\nline\n..dot\n.\n"),
@@ -606,7 +608,7 @@ func TestStateEnforced(t *testing.T) {
 // C0045, C0047: after a negative USER the password is never sent; C0010: the client may
 // try again on the same connection, or the server may hang up.
 func TestUserRefused(t *testing.T) {
-	c, srv := dial(t, nil, greeting,
+	c, srv := dial(t, nil, greeting, Expect("CAPA"), Reply("-ERR"),
 		Expect("USER nobody"), Reply("-ERR [AUTH] no such user"),
 		Expect("USER alice"), Reply("+OK"), Expect("PASS secret"), Reply("+OK"),
 		Expect("NOOP"), Reply("+OK"),
@@ -623,7 +625,7 @@ func TestUserRefused(t *testing.T) {
 	}
 	wait(t, srv)
 
-	c2, srv2 := dial(t, nil, greeting, Expect("USER alice"), Reply("-ERR go away"), Cut())
+	c2, srv2 := dial(t, nil, greeting, Expect("CAPA"), Reply("-ERR"), Expect("USER alice"), Reply("-ERR go away"), Cut())
 	if perr := asError(t, c2.Login("alice", "secret")); perr.Text != "go away" {
 		t.Errorf("got %#v", perr)
 	}
@@ -636,8 +638,8 @@ func TestUserRefused(t *testing.T) {
 			t.Errorf("sent %q", line)
 		}
 	}
-	if n := len(srv2.Received()); n != 1 {
-		t.Errorf("sent %d lines after a refused USER, want 1: %q", n, srv2.Received())
+	if n := len(srv2.Received()); n != 2 { // CAPA and USER
+		t.Errorf("sent %d lines, want CAPA and USER only: %q", n, srv2.Received())
 	}
 }
 
@@ -651,7 +653,7 @@ func TestPassResponseCodes(t *testing.T) {
 		{"-ERR [x-vendor] nope", "X-VENDOR", "nope"},
 		{"-ERR Logon failure: unknown user name or bad password.", "", "Logon failure: unknown user name or bad password."},
 	} {
-		c, srv := dial(t, nil, greeting, Expect("USER alice"), Reply("+OK"), Expect("PASS secret"), Reply(tt.reply))
+		c, srv := dial(t, nil, greeting, Expect("CAPA"), Reply("-ERR"), Expect("USER alice"), Reply("+OK"), Expect("PASS secret"), Reply(tt.reply))
 		err := c.Login("alice", "secret")
 		perr := asError(t, err)
 		if perr.Code != tt.code || perr.Text != tt.text || perr.Command != "PASS ***" {

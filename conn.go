@@ -426,6 +426,21 @@ func (c *Conn) readStatusWithin(dl *replyDeadline) (Response, error) {
 	return c.statusReply(line)
 }
 
+// readGreeting reads the server's first line within the Timeout and returns it raw, for
+// the Client to tell a POP3 greeting from another protocol's before it takes it as a
+// status line with statusReply.
+func (c *Conn) readGreeting() ([]byte, error) {
+	if err := c.guard(); err != nil {
+		return nil, err
+	}
+	var dl replyDeadline
+	line, err := c.readLine(&dl)
+	if err != nil {
+		return nil, c.fail("greeting", err)
+	}
+	return line, nil
+}
+
 // replying names the reply being read: the oldest command in flight, or the greeting.
 func (c *Conn) replying() string {
 	if command := c.flight.oldest(); command != "" {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -469,6 +470,46 @@ func TestIntegrationRetrEachMatchesRetr(t *testing.T) {
 		c2, _ := itLogin(t, srv)
 		if n, _, err := c2.Stat(); err != nil || n != len(msgs)-2 {
 			t.Fatalf("after DeleEach and Quit: Stat() = %d, %v; want %d", n, err, len(msgs)-2)
+		}
+	})
+}
+
+// ListAll sends UIDL and LIST in one write (every backend lists PIPELINING) and returns
+// what List and UIDL return one after the other.
+func TestIntegrationListAll(t *testing.T) {
+	msgs := realserver.Messages()
+	forEachBackend(t, msgs, func(t *testing.T, srv *itServer) {
+		writes := new(writeLog)
+		c, err := pop3.Dial(srv.addr, &pop3.Options{Timeout: itTimeout, Dialer: writes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Login(srv.alice.user, srv.alice.pass); err != nil {
+			t.Fatal(err)
+		}
+		infos, err := c.ListAll()
+		if err != nil {
+			t.Fatalf("ListAll: %v", err)
+		}
+		list, err := c.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		uids, err := c.UIDL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(infos) != len(msgs) || len(list) != len(msgs) || len(uids) != len(msgs) {
+			t.Fatalf("ListAll %d, List %d, UIDL %d entries; want %d", len(infos), len(list), len(uids), len(msgs))
+		}
+		for i, info := range infos {
+			if info.Number != list[i].Number || info.UID != uids[i].UID || uids[i].Number != info.Number {
+				t.Errorf("ListAll()[%d] = %+v; List %+v, UIDL %+v", i, info, list[i], uids[i])
+			}
+		}
+		if !slices.Contains(writes.all(), "UIDL\r\nLIST\r\n") {
+			t.Errorf("UIDL and LIST not in one write: %q", writes.all())
 		}
 	})
 }

@@ -26,15 +26,40 @@ type Options struct {
 	// Conn.ReadListing); a longer one fails with ErrReplyTooLarge. Zero means four
 	// million, a few hundred MiB of entries at most.
 	MaxListingEntries int
-	// Security is how DialContext protects the connection: SecurityPlain (the zero
-	// value), SecurityImplicitTLS or SecuritySTLS. Dial, DialTLS and DialStartTLS ignore
-	// it, each having its own.
+	// Security is how the connection is protected: SecurityImplicitTLS, SecuritySTLS or
+	// SecurityPlain. DialContext follows it, implicit TLS when it is SecurityDefault (the
+	// zero value). Dial, DialTLS and DialStartTLS each have their own mode and refuse a
+	// Security that contradicts it with ErrInvalidArgument.
 	Security Security
+	// Dialer, when set, makes the network connection for every Dial function, to the
+	// "host:port" it is given: a SOCKS5 proxy (golang.org/x/net/proxy), a local address
+	// (a *net.Dialer with LocalAddr), a test transport. TLS and STLS still run over what
+	// it returns, with the certificate checked against the dialled host, so it should be
+	// a plain stream (a *tls.Dialer would add a second layer, except with Dial). Nil means
+	// a *net.Dialer. The dial is bounded by Timeout and the context.
+	Dialer Dialer
 	// AllowInsecureAuth permits Login, and Auth with a mechanism that sends a password or
 	// a bearer token as it is (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER) or a password
-	// equivalent (NTLM), over a connection that is neither TLS nor to a loopback address. Without it they fail with ErrInsecureAuth
-	// before anything is sent (RFC 8314 section 5.2, RFC 2595 section 2.3).
+	// equivalent (NTLM), over a connection that is not TLS and was not dialled to a
+	// loopback address ("localhost", 127.0.0.0/8, ::1). Without it they fail with
+	// ErrInsecureAuth before anything is sent (RFC 8314 section 5.2, RFC 2595 section
+	// 2.3). The address that counts is the one given to the Dial function, not the
+	// socket's peer, which may be a proxy; a Client made with NewClient has none, so only
+	// TLS or this field lets it send credentials.
 	AllowInsecureAuth bool
+	// AllowUTF8Password lets Login send a non-ASCII password, in UTF-8 after PRECIS, in
+	// PASS to a server that lists neither "SASL PLAIN" nor "UTF8 USER" (RFC 6856 section
+	// 2.2), or lists no capabilities at all. GNU Mailutils, popa3d, solid-pop3d, perdition
+	// and Twisted accept it so. Without it Login refuses such a password with
+	// ErrUTF8Credentials before sending anything: RFC 6856 gives the server no way to say
+	// which charset it expects. A non-ASCII user name is refused either way.
+	AllowUTF8Password bool
+	// DisableUTF8 stops Login and Auth from sending the RFC 6856 UTF8 command before they
+	// authenticate. By default it is sent whenever CAPA lists UTF8: the library passes
+	// message octets through unchanged, so UTF-8 mode is always safe for it, and without it
+	// a server such as Courier replaces every message whose header holds raw UTF-8 by a
+	// generated notice.
+	DisableUTF8 bool
 	// DebugWriter, when set, receives the protocol transcript: every line both ways, in
 	// the transcript format of package pop3test ("C: " and "S: " lines). Passwords,
 	// every argument of AUTH after the mechanism and every response of a SASL exchange

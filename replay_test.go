@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -227,31 +228,38 @@ func personalityTable() map[string]personality {
 }
 
 func TestPersonalities(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.txt"))
+	table := personalityTable()
+	replayTranscripts(t, "testdata", slices.Collect(maps.Keys(table)), func(t *testing.T, name string, srv *pop3test.Server) {
+		replayPersonality(t, table[name], srv)
+	})
+}
+
+// replayTranscripts runs replay, in parallel subtests, on a scripted server playing each
+// transcript dir/NAME.txt, and checks that the transcripts are exactly those of names.
+func replayTranscripts(t *testing.T, dir string, names []string, replay func(t *testing.T, name string, srv *pop3test.Server)) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	table := personalityTable()
 	seen := make(map[string]bool)
 	for _, file := range files {
 		name := strings.TrimSuffix(filepath.Base(file), ".txt")
 		seen[name] = true
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			p, ok := table[name]
-			if !ok {
-				t.Fatalf("%s has no entry in personalityTable", file)
+			if !slices.Contains(names, name) {
+				t.Fatalf("%s has no entry in the table of expected results", file)
 			}
 			steps, err := pop3test.LoadTranscript(file)
 			if err != nil {
 				t.Fatal(err)
 			}
-			replayPersonality(t, p, pop3test.NewServer(t, steps...))
+			replay(t, name, pop3test.NewServer(t, steps...))
 		})
 	}
-	for name := range table {
+	for _, name := range names {
 		if !seen[name] {
-			t.Errorf("personalityTable has %q, but testdata/%s.txt is missing", name, name)
+			t.Errorf("the table has %q, but %s is missing", name, filepath.Join(dir, name+".txt"))
 		}
 	}
 }

@@ -36,6 +36,7 @@ func FuzzClientSession(f *testing.F) {
 			{"Stat", func() error { _, _, err := c.Stat(); return err }},
 			{"List", func() error { _, err := c.List(); return err }},
 			{"UIDL", func() error { _, err := c.UIDL(); return err }},
+			{"ListAll", func() error { _, err := c.ListAll(); return err }},
 			{"Retr", func() error { return readWhole(c.Retr(1)) }},
 			{"Top", func() error { return readWhole(c.Top(2, 0)) }},
 			{"Dele", func() error { return c.Dele(3) }},

@@ -312,58 +312,34 @@ func (p *SyncPlan) plan(msgs []SyncMessage) {
 	}
 }
 
-// syncListing returns the messages as UIDL and LIST give them, and whether the server
-// lacks UIDL or expires retrieved mail while the policy keeps it.
+// syncListing returns the messages as UIDL and LIST give them (in one round trip where
+// the server lists PIPELINING), and whether the server lacks UIDL or expires retrieved mail
+// while the policy keeps it.
 func (c *Client) syncListing(policy SyncPolicy) (msgs []SyncMessage, noUIDL, expireZero bool, err error) {
-	caps, err := c.Capabilities()
+	caps, err := c.capabilities()
 	if err != nil {
 		return nil, false, false, err
 	}
 	if e, ok := caps.Expire(); ok && !e.Never && e.Days == 0 && policy.keeps() {
 		expireZero = true
 	}
-	noUIDL = len(caps) > 0 && !caps.Has("UIDL")
-	var uids []UIDEntry
-	if !noUIDL {
-		uids, err = c.UIDL()
-		var perr *Error
-		if errors.As(err, &perr) {
-			noUIDL, err = true, nil
-		}
-		if err != nil {
-			return nil, false, false, err
-		}
+	if len(caps) > 0 && !caps.UIDL() && policy.keeps() {
+		return nil, true, expireZero, nil // not even LIST is needed
 	}
-	if noUIDL && policy.keeps() {
-		return nil, true, expireZero, nil
-	}
-	list, err := c.List()
+	infos, withUIDL, err := c.listAll(policy.keeps())
 	if err != nil {
 		return nil, false, false, err
 	}
-	size := make(map[int]int64, len(list))
-	for _, e := range list {
-		size[e.Number] = e.Size
+	if !withUIDL && policy.keeps() {
+		return nil, true, expireZero, nil
 	}
-	if noUIDL {
-		for _, e := range list {
-			msgs = append(msgs, SyncMessage{Number: e.Number, Size: e.Size})
+	for _, m := range infos {
+		if withUIDL && m.UID == "" {
+			continue // not in UIDL: neither fetched nor deleted
 		}
-		return msgs, true, expireZero, nil
+		msgs = append(msgs, SyncMessage{Number: m.Number, UID: m.UID, Size: m.Size})
 	}
-	seen := make(map[int]bool, len(uids))
-	for _, u := range uids {
-		if seen[u.Number] {
-			return nil, false, false, fmt.Errorf("pop3: UIDL lists message %d twice: %w", u.Number, ErrMalformed)
-		}
-		seen[u.Number] = true
-		s, ok := size[u.Number]
-		if !ok {
-			continue // not in LIST: neither fetched nor deleted
-		}
-		msgs = append(msgs, SyncMessage{Number: u.Number, UID: u.UID, Size: s})
-	}
-	return msgs, false, expireZero, nil
+	return msgs, !withUIDL, expireZero, nil
 }
 
 // withContext runs fn with the connection closed if ctx ends first; the error then

@@ -334,12 +334,12 @@ func TestSyncAccount(t *testing.T) {
 		t.Errorf("store holds %v for %s", got, pop3.SyncAccount(addr, "user"))
 	}
 	// Without a known account (NewClient), Sync asks for Options.Account.
-	srv := NewServer(t, greeting, Expect("USER user"), Reply("+OK"), Expect("PASS pass"), Reply("+OK"))
+	srv := NewServer(t, greeting, Expect("CAPA"), Reply("-ERR"), Expect("USER user"), Reply("+OK"), Expect("PASS pass"), Reply("+OK"))
 	conn, err := net.Dial("tcp", srv.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := pop3.NewClient(conn, nil)
+	c, err := pop3.NewClient(conn, &pop3.Options{AllowInsecureAuth: true})
 	if err != nil {
 		t.Fatal(err)
 	}

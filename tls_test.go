@@ -23,6 +23,8 @@ func TestDialContextImplicitTLS(t *testing.T) {
 	srv := pop3test.NewServer(t,
 		pop3test.StartTLS(),
 		pop3test.Reply("+OK ready over TLS"),
+		pop3test.Expect("CAPA"),
+		pop3test.Reply("-ERR"),
 		pop3test.Expect("USER alice"),
 		pop3test.Reply("+OK"),
 		pop3test.Expect("PASS secret"),

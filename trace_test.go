@@ -39,6 +39,7 @@ func (s *syncBuffer) String() string {
 func TestTraceBothWays(t *testing.T) {
 	var trace syncBuffer
 	c, srv := authDial(t, &pop3.Options{DebugWriter: &trace},
+		pop3test.Expect("CAPA"), pop3test.Reply("-ERR"),
 		pop3test.Expect("USER alice"), pop3test.Reply("+OK"),
 		pop3test.Expect("PASS secret"), pop3test.Reply("+OK logged in"),
 		pop3test.Expect("RETR 1"), pop3test.Reply("+OK 9 octets", "..dot", "body", "."),
@@ -58,6 +59,8 @@ func TestTraceBothWays(t *testing.T) {
 	}
 	authWait(t, c, srv)
 	want := "S: +OK ready\r\n" +
+		"C: CAPA\r\n" +
+		"S: -ERR\r\n" +
 		"C: USER alice\r\n" +
 		"S: +OK\r\n" +
 		"C: PASS ***\r\n" +
@@ -83,9 +86,9 @@ func TestTraceRedactsSecrets(t *testing.T) {
 	plainIR := b64("\x00alice\x00" + password)
 	var trace syncBuffer
 	c, srv := authDial(t, &pop3.Options{DebugWriter: &trace}, authSteps(
+		capaSteps("USER", "SASL PLAIN LOGIN XOAUTH2"),
 		pop3test.Expect("USER alice"), pop3test.Reply("+OK"),
 		pop3test.Expect("PASS s3cr3t"), pop3test.Reply("-ERR [AUTH] no"),
-		capaSteps("SASL PLAIN LOGIN XOAUTH2"),
 		pop3test.Expect("AUTH PLAIN "+plainIR), pop3test.Reply("-ERR [AUTH] no"),
 		pop3test.Expect("AUTH LOGIN "+b64("alice")), pop3test.Reply("+ "+b64("Password:")),
 		pop3test.Expect(b64(password)), pop3test.Reply("-ERR [AUTH] no"),

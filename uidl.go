@@ -23,20 +23,7 @@ func (c *Client) UIDL() ([]UIDEntry, error) {
 		return nil, err
 	}
 	var list []UIDEntry
-	err := c.conn.listing("UIDL", 0, func(line []byte) error {
-		num, rest := nextField(line)
-		n, err := parseMessageNumber(num)
-		if err != nil {
-			return fmt.Errorf("pop3: UIDL line %q: %w", line, unprefixed(err))
-		}
-		uid, _ := nextField(rest)
-		if err := checkUID(uid); err != nil {
-			return fmt.Errorf("pop3: UIDL line %q: %w", line, unprefixed(err))
-		}
-		list = append(list, UIDEntry{Number: n, UID: string(uid)})
-		return nil
-	})
-	if err != nil {
+	if err := c.conn.listing("UIDL", 0, collect(parseUIDLine, &list)); err != nil {
 		return nil, err
 	}
 	if n := repeatedNumber(list); n > 0 {
