@@ -45,8 +45,9 @@ func pipePeer(opening []string, serve func(r *bufio.Reader, server net.Conn)) (n
 	return client, func() { client.Close(); <-done }
 }
 
-// greetLogin is the opening of a session that logs in with USER and PASS.
-var greetLogin = []string{"+OK ready\r\n", "+OK\r\n", "+OK\r\n"}
+// greetLogin is the opening of a session that logs in with USER and PASS: the greeting,
+// then the replies to CAPA (which Login asks first; this server lists none), USER and PASS.
+var greetLogin = []string{"+OK ready\r\n", "-ERR\r\n", "+OK\r\n", "+OK\r\n"}
 
 // trickle answers the next line with status, then sends line after line, one every gap,
 // until the client goes away or limit lines are sent.
@@ -175,7 +176,7 @@ func TestStrayReplyDetected(t *testing.T) {
 		call  func(c *pop3.Client) error
 	}{
 		// Login returned nil although the server refused the password.
-		{"Login", []Step{greeting, Expect("USER alice"), Send("+OK\r\n+OK\r\n"), ExpectClosed()},
+		{"Login", []Step{greeting, Expect("CAPA"), Reply("-ERR"), Expect("USER alice"), Send("+OK\r\n+OK\r\n"), ExpectClosed()},
 			func(c *pop3.Client) error { return c.Login("alice", "secret") }},
 		// Stat returned numbers the server never sent for STAT.
 		{"Stat", script(loginSteps, Expect("NOOP"), Send("+OK\r\n+OK 9 999\r\n"), ExpectClosed()),

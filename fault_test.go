@@ -21,7 +21,8 @@ import (
 // Fault injection. A whole session (greeting, CAPA, USER/PASS, STAT, LIST, UIDL, TOP, RETR
 // of messages with dot-stuffed, 8-bit and long lines, NOOP, DELE, QUIT) is recorded once
 // from pop3test.Mailbox, with single calls and with pipelined TopEach, RetrEach and
-// DeleEach. It is then replayed with the server's octets cut after every offset (over
+// DeleEach. The first CAPA is asked by Capabilities in the one, and by Login itself in the
+// other. It is then replayed with the server's octets cut after every offset (over
 // TCP, by a pop3test.Server) and, separately, stalled at every offset (over net.Pipe in a
 // synctest bubble, where the Timeout passes in fake time, so every offset is tried at no
 // cost and the time a call takes is exact). At every offset:
@@ -118,11 +119,13 @@ func each(keyword string, l *faultLog, extra string) func(int, io.Reader) error 
 	}
 }
 
+var faultCapabilities = faultCall{"Capabilities", func(c *pop3.Client, _ *faultLog) (string, error) {
+	caps, err := c.Capabilities()
+	return fmt.Sprint(caps), err
+}}
+
+// faultCommon are the calls of both sessions: Login asks CAPA unless Capabilities has.
 var faultCommon = []faultCall{
-	{"Capabilities", func(c *pop3.Client, _ *faultLog) (string, error) {
-		caps, err := c.Capabilities()
-		return fmt.Sprint(caps), err
-	}},
 	{"Login", func(c *pop3.Client, _ *faultLog) (string, error) { return "", c.Login("user", "pass") }},
 	{"Stat", func(c *pop3.Client, _ *faultLog) (string, error) {
 		n, size, err := c.Stat()
@@ -146,7 +149,7 @@ var faultSessions = []struct {
 	pipelining bool
 	calls      []faultCall
 }{
-	{"single calls", false, slices.Concat(faultCommon, []faultCall{
+	{"single calls", false, slices.Concat([]faultCall{faultCapabilities}, faultCommon, []faultCall{
 		{"Top", func(c *pop3.Client, l *faultLog) (string, error) {
 			r, err := c.Top(1, 1)
 			return single(l, "TOP 1 1", r, err)

@@ -120,6 +120,10 @@ func TestHostileEndlessStatusLine(t *testing.T) {
 	for _, maxLine := range []int{0, 1 << 20} {
 		addr := rawServer(t, func(c net.Conn, r *bufio.Reader) {
 			io.WriteString(c, "+OK ready\r\n")
+			if line, _ := r.ReadString('\n'); line != "CAPA\r\n" { // Login asks CAPA first
+				return
+			}
+			io.WriteString(c, "-ERR\r\n")
 			if line, _ := r.ReadString('\n'); line != "USER alice\r\n" {
 				return
 			}
@@ -139,7 +143,7 @@ func TestHostileEndlessStatusLine(t *testing.T) {
 			}
 			cc = &countConn{Conn: nc}
 			var c *pop3.Client
-			if c, err = pop3.NewClient(cc, &pop3.Options{MaxLineLength: maxLine}); err != nil {
+			if c, err = pop3.NewClient(cc, &pop3.Options{MaxLineLength: maxLine, AllowInsecureAuth: true}); err != nil {
 				return
 			}
 			defer c.Close()
@@ -150,8 +154,8 @@ func TestHostileEndlessStatusLine(t *testing.T) {
 		}
 		// The line reader reads the network a buffer at a time: at most the read buffer
 		// (64 KiB) or the bound and a line ending, whichever is more.
-		if greeting := len("+OK ready\r\n"); cc.octets() > greeting+max(64<<10, bound+2) {
-			t.Errorf("MaxLineLength %d: read %d octets after the greeting", maxLine, cc.octets()-greeting)
+		if opening := len("+OK ready\r\n-ERR\r\n"); cc.octets() > opening+max(64<<10, bound+2) {
+			t.Errorf("MaxLineLength %d: read %d octets after the greeting and the CAPA reply", maxLine, cc.octets()-opening)
 		}
 		// The read buffer holds a whole line: max(64 KiB, bound+2). Allow 64 KiB more.
 		if limit := uint64(max(64<<10, bound+2) + 64<<10); cost > limit {
@@ -213,6 +217,10 @@ func TestHostileTrickledStatusLine(t *testing.T) {
 	t.Run("reply", func(t *testing.T) {
 		serve := func(c net.Conn, r *bufio.Reader) {
 			io.WriteString(c, "+OK ready\r\n")
+			if line, _ := r.ReadString('\n'); line != "CAPA\r\n" { // Login asks CAPA first
+				return
+			}
+			io.WriteString(c, "-ERR\r\n")
 			if line, _ := r.ReadString('\n'); line == "USER alice\r\n" {
 				trickleOctets(c, "+OK ")
 			}
@@ -241,16 +249,20 @@ func TestHostileEndlessBodyLine(t *testing.T) {
 	chunk := []byte(strings.Repeat("x", 32<<10))
 	addr := rawServer(t, func(c net.Conn, r *bufio.Reader) {
 		io.WriteString(c, "+OK ready\r\n")
-		for _, want := range []string{"USER alice\r\n", "PASS secret\r\n", "RETR 1\r\n"} {
+		for _, want := range []string{"CAPA\r\n", "USER alice\r\n", "PASS secret\r\n", "RETR 1\r\n"} {
 			if line, _ := r.ReadString('\n'); line != want {
 				return
 			}
-			if want == "RETR 1\r\n" {
+			switch want {
+			case "CAPA\r\n": // Login asks it first; this server lists nothing
+				io.WriteString(c, "-ERR\r\n")
+			case "RETR 1\r\n":
 				io.WriteString(c, "+OK\r\nSubject: endless\r\n\r\n")
 				endless(c, chunk)
 				return
+			default:
+				io.WriteString(c, "+OK\r\n")
 			}
-			io.WriteString(c, "+OK\r\n")
 		}
 	})
 	c, err := pop3.Dial(addr, nil)
@@ -282,8 +294,9 @@ func TestHostileEndlessBodyLine(t *testing.T) {
 	}
 }
 
-// A greeting that is negative, empty, endless or cut: a typed error each, and a negative
-// greeting's connection is closed (C0002).
+// A greeting that is negative, empty, endless or cut: a typed error each, and the
+// connection of a negative greeting (C0002) or of one that is no POP3 status line is
+// closed.
 func TestHostileGreeting(t *testing.T) {
 	t.Run("-ERR", func(t *testing.T) {
 		srv := NewServer(t, Reply("-ERR [IN-USE] \xe9\x00 busy"), ExpectClosed())
@@ -298,16 +311,26 @@ func TestHostileGreeting(t *testing.T) {
 		_, err := pop3.Dial(srv.Addr(), nil)
 		asError(t, err)
 	})
+	// An empty line is no POP3 greeting: the server is not taken for a POP3 server that
+	// refused, so the error is ErrMalformed saying so, not an *Error.
 	t.Run("empty line", func(t *testing.T) {
 		srv := NewServer(t, Reply(""), ExpectClosed())
 		_, err := pop3.Dial(srv.Addr(), nil)
-		asError(t, err)
+		var perr *pop3.Error
+		if !errors.Is(err, pop3.ErrMalformed) || errors.As(err, &perr) || !strings.Contains(err.Error(), "not a POP3 server") {
+			t.Fatalf("Dial: %v; want ErrMalformed saying not a POP3 server", err)
+		}
 		wait(t, srv)
 	})
+	// The server sends the greeting line for ever, so the line outgrows the client's read
+	// buffer (a short line followed by a stall would be refused only at the Timeout).
 	t.Run("endless", func(t *testing.T) {
-		srv := NewServer(t, Send("+OK "+strings.Repeat("x", 200)), Stall(time.Minute))
-		_, err := pop3.Dial(srv.Addr(), &pop3.Options{MaxLineLength: 100})
-		if !errors.Is(err, pop3.ErrLineTooLong) {
+		addr := rawServer(t, func(c net.Conn, _ *bufio.Reader) {
+			io.WriteString(c, "+OK ")
+			endless(c, []byte(strings.Repeat("x", 32<<10)))
+		})
+		_, err := pop3.Dial(addr, &pop3.Options{MaxLineLength: 100})
+		if !errors.Is(err, pop3.ErrLineTooLong) || !errors.Is(err, pop3.ErrBroken) {
 			t.Fatalf("Dial: %v; want ErrLineTooLong", err)
 		}
 	})
@@ -334,7 +357,8 @@ func TestHostileGreeting(t *testing.T) {
 // with ErrBroken and a cut, never a success or a negative reply, and later calls fail at
 // once. A QUIT whose reply never came is not reported as committed.
 func TestHostileCloseAtStateChange(t *testing.T) {
-	login := []Step{greeting, Expect("USER alice"), Reply("+OK"), Expect("PASS secret"), Reply("+OK")}
+	capa := []Step{greeting, Expect("CAPA"), Reply("-ERR")} // Login asks CAPA first
+	login := script(capa, Expect("USER alice"), Reply("+OK"), Expect("PASS secret"), Reply("+OK"))
 	mustLogin := func(t *testing.T, c *pop3.Client) {
 		t.Helper()
 		if err := c.Login("alice", "secret"); err != nil {
@@ -355,8 +379,9 @@ func TestHostileCloseAtStateChange(t *testing.T) {
 		call  func(t *testing.T, c *pop3.Client) error // returns the error of the call that meets the close
 	}{
 		{"after the greeting", []Step{greeting, Cut()}, loginOnly},
-		{"after USER", []Step{greeting, Expect("USER alice"), Reply("+OK"), Cut()}, loginOnly},
-		{"instead of the PASS reply", []Step{greeting, Expect("USER alice"), Reply("+OK"), Expect("PASS secret"), Cut()}, loginOnly},
+		{"after CAPA", script(capa, Cut()), loginOnly},
+		{"after USER", script(capa, Expect("USER alice"), Reply("+OK"), Cut()), loginOnly},
+		{"instead of the PASS reply", script(capa, Expect("USER alice"), Reply("+OK"), Expect("PASS secret"), Cut()), loginOnly},
 		{"after the login", script(login, Cut()),
 			func(t *testing.T, c *pop3.Client) error {
 				mustLogin(t, c)
@@ -541,6 +566,7 @@ func equalUIDs(a, b []pop3.UIDEntry) bool {
 func TestHostileStatusOctets(t *testing.T) {
 	c, srv := dial(t, nil,
 		Reply("+OK \x00ready\xff\xfe"),
+		Expect("CAPA"), Reply("-ERR"), // the first Login asks; the later ones use the answer
 		Expect("USER alice"), Reply("\x00+OK"),
 		Expect("USER alice"), Reply("+\x00OK\xe9"),
 		Expect("PASS secret"), Reply("-ERR [AUTH] mot de passe erron\xe9\x00"),

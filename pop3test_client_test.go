@@ -425,47 +425,60 @@ func clientLines(transcript string) []string {
 func TestClientCommandOrder(t *testing.T) {
 	msgs := [][]byte{[]byte("Subject: a\r\n\r\na\r\n"), []byte("Subject: b\r\n\r\nb\r\n"), []byte("Subject: c\r\n\r\nc\r\n")}
 	mb := &pop3test.Mailbox{Messages: msgs, Record: true, Pipelining: true, STLS: true, SASL: []string{"PLAIN", "XOAUTH2"}, NoLock: true}
-	addr := mb.Start(t)
+	// utf8 lists "UTF8 USER": Login sends UTF8 before USER.
+	utf8 := &pop3test.Mailbox{Messages: msgs, Record: true, UTF8: true, NoLock: true}
+	addrs := map[*pop3test.Mailbox]string{mb: mb.Start(t), utf8: utf8.Start(t)}
 	login := func(c *pop3.Client) error { return c.Login("user", "pass") }
 	discard := func(int, io.Reader) error { return nil }
 	for _, tc := range []struct {
 		name string
+		mb   *pop3test.Mailbox // nil: mb
 		run  func(c *pop3.Client) error
 		want string
 	}{
-		{"Dial", func(c *pop3.Client) error { return nil }, ""},
-		{"Login", login, "USER user|PASS pass"},
-		{"Login non-ASCII", func(c *pop3.Client) error {
+		{"Dial", nil, func(c *pop3.Client) error { return nil }, ""},
+		{"Login", nil, login, "CAPA|USER user|PASS pass"},
+		{"Login after Capabilities", nil, func(c *pop3.Client) error {
+			c.Capabilities()
+			return login(c)
+		}, "CAPA|USER user|PASS pass"},
+		{"Login, UTF8 listed", utf8, login, "CAPA|UTF8|USER user|PASS pass"},
+		{"Login non-ASCII", nil, func(c *pop3.Client) error {
 			if err := c.Login("user", "päss"); !errors.As(err, new(*pop3.Error)) {
 				return fmt.Errorf("want the server's refusal, got %v", err)
 			}
 			return nil
 		}, "CAPA|AUTH PLAIN AHVzZXIAcMOkc3M="},
-		{"Auth", func(c *pop3.Client) error { return c.Auth(pop3.NewXOAuth2Client("user", "token")) },
+		{"Auth", nil, func(c *pop3.Client) error { return c.Auth(pop3.NewXOAuth2Client("user", "token")) },
 			"CAPA|AUTH XOAUTH2 " + base64.StdEncoding.EncodeToString([]byte("user=user\x01auth=Bearer token\x01\x01"))},
-		{"StartTLS", func(c *pop3.Client) error { return c.StartTLS(mb.ClientTLSConfig()) }, "STLS|CAPA"},
-		{"Stat List UIDL Noop", func(c *pop3.Client) error {
+		{"StartTLS", nil, func(c *pop3.Client) error { return c.StartTLS(mb.ClientTLSConfig()) }, "STLS|CAPA"},
+		{"Stat List UIDL Noop", nil, func(c *pop3.Client) error {
 			login(c)
 			c.Stat()
 			c.List()
 			c.UIDL()
 			return c.Noop()
-		}, "USER user|PASS pass|STAT|LIST|UIDL|NOOP"},
-		{"Retr Top Dele", func(c *pop3.Client) error {
+		}, "CAPA|USER user|PASS pass|STAT|LIST|UIDL|NOOP"},
+		{"Retr Top Dele", nil, func(c *pop3.Client) error {
 			login(c)
 			r, _ := c.Retr(1)
 			io.ReadAll(r)
 			r, _ = c.Top(2, 0)
 			io.ReadAll(r)
 			return c.Dele(1)
-		}, "USER user|PASS pass|RETR 1|TOP 2 0|DELE 1"},
-		{"RetrEach TopEach DeleEach", func(c *pop3.Client) error {
+		}, "CAPA|USER user|PASS pass|RETR 1|TOP 2 0|DELE 1"},
+		{"RetrEach TopEach DeleEach", nil, func(c *pop3.Client) error {
 			login(c)
 			c.RetrEach([]int{1, 2}, discard)
 			c.TopEach([]int{1}, 0, discard)
 			return c.DeleEach([]int{1, 2})
-		}, "USER user|PASS pass|CAPA|RETR 1|RETR 2|TOP 1 0|DELE 1|DELE 2"},
-		{"Capabilities before and after Login", func(c *pop3.Client) error {
+		}, "CAPA|USER user|PASS pass|CAPA|RETR 1|RETR 2|TOP 1 0|DELE 1|DELE 2"},
+		{"ListAll", nil, func(c *pop3.Client) error {
+			login(c)
+			_, err := c.ListAll()
+			return err
+		}, "CAPA|USER user|PASS pass|CAPA|UIDL|LIST"},
+		{"Capabilities before and after Login", nil, func(c *pop3.Client) error {
 			c.Capabilities()
 			c.Capabilities()
 			login(c)
@@ -473,7 +486,11 @@ func TestClientCommandOrder(t *testing.T) {
 			return err
 		}, "CAPA|USER user|PASS pass|CAPA"},
 	} {
-		c, err := pop3.Dial(addr, nil)
+		server := mb
+		if tc.mb != nil {
+			server = tc.mb
+		}
+		c, err := pop3.Dial(addrs[server], nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -481,7 +498,7 @@ func TestClientCommandOrder(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 		c.Quit()
-		transcripts := mb.Transcripts()
+		transcripts := server.Transcripts()
 		got := strings.Join(clientLines(transcripts[len(transcripts)-1]), "|")
 		want := strings.TrimPrefix(tc.want+"|QUIT", "|")
 		if got != want {

@@ -19,6 +19,8 @@
 //	func TestLogin(t *testing.T) {
 //		srv := pop3test.NewServer(t,
 //			pop3test.Reply("+OK ready"),
+//			pop3test.Expect("CAPA"),
+//			pop3test.Reply("-ERR"),
 //			pop3test.Expect("USER alice"),
 //			pop3test.Reply("+OK"),
 //			pop3test.Expect("PASS secret"),
@@ -78,21 +80,29 @@
 // greeting. Then:
 //
 //   - DialStartTLS and Client.StartTLS send STLS and, over TLS, CAPA.
-//   - Login with ASCII credentials sends USER, then PASS after a positive
-//     reply, and no CAPA; with non-ASCII ones it first sends CAPA (unless
-//     the capabilities are known) and then "AUTH PLAIN <initial response>"
+//   - Login sends CAPA first, unless the capabilities are known in this
+//     state (asked by Capabilities, StartTLS or a Login that failed); a
+//     script of a server that lists nothing answers it with "-ERR". Then,
+//     when CAPA lists UTF8 (and Options.DisableUTF8 is not set), it sends
+//     UTF8. With ASCII credentials it then sends USER, then PASS after a
+//     positive reply; with non-ASCII ones "AUTH PLAIN <initial response>"
 //     if CAPA lists SASL PLAIN, or USER and PASS in UTF-8 if it lists
-//     "UTF8 USER".
-//   - Auth sends CAPA unless the capabilities are known, then AUTH with the
-//     initial response on the line when CAPA listed SASL and it fits.
+//     "UTF8 USER". When CAPA lists capabilities but not USER, Login sends
+//     AUTH PLAIN if it lists SASL PLAIN, and nothing otherwise.
+//   - Auth sends CAPA unless the capabilities are known, then UTF8 when
+//     CAPA lists it, then AUTH with the initial response on the line when
+//     CAPA listed SASL and it fits.
 //   - Stat, List, UIDL, Retr, Top, Dele and Noop send their one command,
 //     never CAPA; UIDL and List never take a message number.
 //   - RetrEach, TopEach and DeleEach send CAPA first unless the
 //     capabilities are known (to learn PIPELINING), then their commands,
 //     pipelined when PIPELINING is listed.
+//   - ListAll sends CAPA first unless the capabilities are known, then a
+//     bare UIDL and a bare LIST, in one write when PIPELINING is listed; no
+//     UIDL when CAPA lists capabilities without it.
 //   - Capabilities sends CAPA once; a successful Login or Auth forgets the
-//     answer, so the next Capabilities, RetrEach, TopEach or DeleEach after
-//     login sends CAPA again.
+//     answer, so the next Capabilities, RetrEach, TopEach, DeleEach or
+//     ListAll after login sends CAPA again.
 //   - Quit sends QUIT; Close sends nothing.
 //
 // The test TestClientCommandOrder of package pop3 checks this list.
