@@ -24,7 +24,10 @@ import (
 // By default a successful login locks the maildrop until its session ends
 // (RFC 1939 section 8): a second login meanwhile is refused with
 // "-ERR [IN-USE]". A session that ends with QUIT releases the lock before it
-// answers, so a client may log in again as soon as it has read that answer.
+// answers, so a client may log in again as soon as it has read that answer;
+// a login that finds the maildrop locked waits up to a quarter of a second
+// for the lock to be released (a client that closed its previous session
+// without QUIT may log in again before the server has seen the close).
 // Set NoLock to allow concurrent sessions.
 //
 // Mailbox supports CAPA, USER, PASS, STAT, LIST, UIDL, RETR, TOP, DELE, NOOP,
