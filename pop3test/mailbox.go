@@ -171,9 +171,10 @@ type Quirks struct {
 
 	// NoPipelining discards whatever the client sent after a command
 	// before answering it, like a server that reads one command at a time
-	// and flushes its input: a client that pipelines although CAPA does
-	// not list PIPELINING loses commands (which of them depends on how they
-	// arrive; a batch sent in one write loses all but its first).
+	// and flushes its input, and leaves PIPELINING out of CAPA even when
+	// Pipelining is set: a client that pipelines anyway loses commands
+	// (which of them depends on how they arrive; a batch sent in one write
+	// loses all but its first).
 	NoPipelining bool
 
 	// PipeliningAfterLogin lists PIPELINING (when Pipelining is set) only

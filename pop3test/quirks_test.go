@@ -108,7 +108,11 @@ func TestQuirkMissingCommands(t *testing.T) {
 // NoPipelining drops the commands that came with an earlier one; a client that waits for
 // each reply loses nothing.
 func TestQuirkNoPipelining(t *testing.T) {
-	_, c := quirky(t, Quirks{NoPipelining: true}, "a\r\n")
+	_, c := quirky(t, Quirks{NoPipelining: true}, "a\r\n") // with Pipelining set
+	c.okCmd("CAPA")
+	if got := c.readBlock(); strings.Contains(got, "PIPELINING") {
+		t.Errorf("CAPA = %q", got)
+	}
 	c.send("NOOP\r\nSTAT\r\nLIST 1\r\n")
 	c.expectLine("+OK")
 	if got := c.cmd("NOOP"); got != "+OK" {
