@@ -188,13 +188,34 @@ func TestMailboxLock(t *testing.T) {
 	first.quit()
 	second.okCmd("USER user")
 	second.okCmd("PASS pass") // QUIT answered: the lock is free
-	second.c.Close()          // a cut session releases it too
+	second.c.Close()          // a cut session releases it too, once the server sees the close
+	waitUnlocked(t, m)
 	login(t, addr).quit()
 
 	free := &Mailbox{NoLock: true}
 	addr = free.Start(t)
 	login(t, addr)
 	login(t, addr).quit()
+}
+
+// waitUnlocked waits until no session holds m's lock.
+func waitUnlocked(t *testing.T, m *Mailbox) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m.mu.Lock()
+		locked := m.locked
+		unlocked := m.unlocked
+		m.mu.Unlock()
+		if !locked {
+			return
+		}
+		select {
+		case <-unlocked:
+		case <-time.After(time.Until(deadline)):
+			t.Fatal("the lock was not released")
+		}
+	}
 }
 
 // RFC 2449 sections 6.8 and 8.1.2: LOGIN-DELAY listed in CAPA and enforced with
