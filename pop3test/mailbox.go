@@ -139,7 +139,6 @@ type Mailbox struct {
 	locked      bool              // a session holds the maildrop
 	unlocked    chan struct{}     // closed and replaced when the lock is released
 	lastLogin   time.Time         // of the previous successful login
-	now         func() time.Time  // the clock; time.Now unless a test sets it
 	transcripts []*recorder       // of every session, when Record is set
 	tlsOnce     sync.Once
 	tlsConfig   *tls.Config // from TLS, made on first use
@@ -508,9 +507,6 @@ func (m *Mailbox) initLocked() {
 	m.inited = true
 	m.used = make(map[string]bool)
 	m.unlocked = make(chan struct{})
-	if m.now == nil {
-		m.now = time.Now
-	}
 	for i, uid := range m.UIDs {
 		if i < len(m.Messages) && uid != "" {
 			m.used[uid] = true
@@ -581,7 +577,7 @@ func (m *Mailbox) login() ([]*mailboxMessage, error) {
 			return nil, errInUse
 		}
 	}
-	now := m.now()
+	now := time.Now()
 	if m.LoginDelay > 0 && !m.lastLogin.IsZero() && now.Sub(m.lastLogin) < m.LoginDelay {
 		return nil, errLoginDelay
 	}
