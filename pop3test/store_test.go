@@ -53,7 +53,8 @@ func TestMailboxUIDs(t *testing.T) {
 }
 
 // New mail arrives between sessions: a session keeps the view it had at login; the next one
-// sees the new message, with a unique-id never used before when none is given.
+// sees the new message, with a unique-id never used before when none is given (MS-STANOPOP3
+// C0040: a unique-id is not reused).
 func TestMailboxAdd(t *testing.T) {
 	m := &Mailbox{
 		Messages: [][]byte{[]byte("one\r\n"), []byte("two\r\n")},
