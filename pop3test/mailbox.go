@@ -135,7 +135,7 @@ type Mailbox struct {
 	live        []*mailboxMessage // messages not deleted by a committed session
 	deleted     []*mailboxMessage // messages deleted by committed sessions, in order
 	used        map[string]bool   // every unique-id ever held
-	added       int               // how many messages were ever held
+	added       int               // how many messages were ever held, to number fresh unique-ids
 	locked      bool              // a session holds the maildrop
 	unlocked    chan struct{}     // closed and replaced when the lock is released
 	lastLogin   time.Time         // of the previous successful login
@@ -438,12 +438,6 @@ func (m *Mailbox) Add(uid string, data []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.initLocked()
-	m.addLocked(uid, bytes.Clone(data))
-}
-
-// addLocked appends a message to the maildrop, choosing its unique-id if uid
-// is empty.
-func (m *Mailbox) addLocked(uid string, raw []byte) {
 	m.added++
 	for n := m.added; uid == ""; n++ {
 		if candidate := "uid-" + strconv.Itoa(n); !m.used[candidate] {
@@ -451,7 +445,7 @@ func (m *Mailbox) addLocked(uid string, raw []byte) {
 		}
 	}
 	m.used[uid] = true
-	m.live = append(m.live, &mailboxMessage{uid: uid, raw: raw})
+	m.live = append(m.live, &mailboxMessage{uid: uid, raw: bytes.Clone(data)})
 }
 
 // Remove removes every remaining message whose unique-id is uid, as a server
@@ -507,22 +501,15 @@ func (m *Mailbox) initLocked() {
 	m.inited = true
 	m.used = make(map[string]bool)
 	m.unlocked = make(chan struct{})
-	for i, uid := range m.UIDs {
-		if i < len(m.Messages) && uid != "" {
-			m.used[uid] = true
-		}
-	}
 	for i, raw := range m.Messages {
-		uid := ""
-		if i < len(m.UIDs) {
+		uid := "uid-" + strconv.Itoa(i+1)
+		if i < len(m.UIDs) && m.UIDs[i] != "" {
 			uid = m.UIDs[i]
 		}
-		if uid == "" {
-			uid = "uid-" + strconv.Itoa(i+1)
-		}
-		m.added = i
-		m.addLocked(uid, raw)
+		m.used[uid] = true
+		m.live = append(m.live, &mailboxMessage{uid: uid, raw: raw})
 	}
+	m.added = len(m.Messages)
 }
 
 // credentials returns the user name and password the Mailbox accepts.
