@@ -24,7 +24,10 @@ import (
 // By default a successful login locks the maildrop until its session ends
 // (RFC 1939 section 8): a second login meanwhile is refused with
 // "-ERR [IN-USE]". A session that ends with QUIT releases the lock before it
-// answers, so a client may log in again as soon as it has read that answer.
+// answers, so a client may log in again as soon as it has read that answer;
+// a login that finds the maildrop locked waits up to a quarter of a second
+// for the lock to be released (a client that closed its previous session
+// without QUIT may log in again before the server has seen the close).
 // Set NoLock to allow concurrent sessions.
 //
 // Mailbox supports CAPA, USER, PASS, STAT, LIST, UIDL, RETR, TOP, DELE, NOOP,
@@ -132,11 +135,10 @@ type Mailbox struct {
 	live        []*mailboxMessage // messages not deleted by a committed session
 	deleted     []*mailboxMessage // messages deleted by committed sessions, in order
 	used        map[string]bool   // every unique-id ever held
-	added       int               // how many messages were ever held
+	added       int               // how many messages were ever held, to number fresh unique-ids
 	locked      bool              // a session holds the maildrop
 	unlocked    chan struct{}     // closed and replaced when the lock is released
 	lastLogin   time.Time         // of the previous successful login
-	now         func() time.Time  // the clock; time.Now unless a test sets it
 	transcripts []*recorder       // of every session, when Record is set
 	tlsOnce     sync.Once
 	tlsConfig   *tls.Config // from TLS, made on first use
@@ -168,9 +170,10 @@ type Quirks struct {
 
 	// NoPipelining discards whatever the client sent after a command
 	// before answering it, like a server that reads one command at a time
-	// and flushes its input: a client that pipelines although CAPA does
-	// not list PIPELINING loses commands (which of them depends on how they
-	// arrive; a batch sent in one write loses all but its first).
+	// and flushes its input, and leaves PIPELINING out of CAPA even when
+	// Pipelining is set: a client that pipelines anyway loses commands
+	// (which of them depends on how they arrive; a batch sent in one write
+	// loses all but its first).
 	NoPipelining bool
 
 	// PipeliningAfterLogin lists PIPELINING (when Pipelining is set) only
@@ -435,12 +438,6 @@ func (m *Mailbox) Add(uid string, data []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.initLocked()
-	m.addLocked(uid, bytes.Clone(data))
-}
-
-// addLocked appends a message to the maildrop, choosing its unique-id if uid
-// is empty.
-func (m *Mailbox) addLocked(uid string, raw []byte) {
 	m.added++
 	for n := m.added; uid == ""; n++ {
 		if candidate := "uid-" + strconv.Itoa(n); !m.used[candidate] {
@@ -448,7 +445,7 @@ func (m *Mailbox) addLocked(uid string, raw []byte) {
 		}
 	}
 	m.used[uid] = true
-	m.live = append(m.live, &mailboxMessage{uid: uid, raw: raw})
+	m.live = append(m.live, &mailboxMessage{uid: uid, raw: bytes.Clone(data)})
 }
 
 // Remove removes every remaining message whose unique-id is uid, as a server
@@ -504,25 +501,15 @@ func (m *Mailbox) initLocked() {
 	m.inited = true
 	m.used = make(map[string]bool)
 	m.unlocked = make(chan struct{})
-	if m.now == nil {
-		m.now = time.Now
-	}
-	for i, uid := range m.UIDs {
-		if i < len(m.Messages) && uid != "" {
-			m.used[uid] = true
-		}
-	}
 	for i, raw := range m.Messages {
-		uid := ""
-		if i < len(m.UIDs) {
+		uid := "uid-" + strconv.Itoa(i+1)
+		if i < len(m.UIDs) && m.UIDs[i] != "" {
 			uid = m.UIDs[i]
 		}
-		if uid == "" {
-			uid = "uid-" + strconv.Itoa(i+1)
-		}
-		m.added = i
-		m.addLocked(uid, raw)
+		m.used[uid] = true
+		m.live = append(m.live, &mailboxMessage{uid: uid, raw: raw})
 	}
+	m.added = len(m.Messages)
 }
 
 // credentials returns the user name and password the Mailbox accepts.
@@ -577,7 +564,7 @@ func (m *Mailbox) login() ([]*mailboxMessage, error) {
 			return nil, errInUse
 		}
 	}
-	now := m.now()
+	now := time.Now()
 	if m.LoginDelay > 0 && !m.lastLogin.IsZero() && now.Sub(m.lastLogin) < m.LoginDelay {
 		return nil, errLoginDelay
 	}

@@ -244,7 +244,7 @@ func (s *session) capabilities() []string {
 		caps = append(caps, "USER")
 	}
 	caps = append(caps, "RESP-CODES", "AUTH-RESP-CODE")
-	if m.Pipelining && (s.authed || !m.Quirks.PipeliningAfterLogin) {
+	if m.Pipelining && !m.Quirks.NoPipelining && (s.authed || !m.Quirks.PipeliningAfterLogin) {
 		caps = append(caps, "PIPELINING")
 	}
 	if m.LoginDelay > 0 {

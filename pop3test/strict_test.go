@@ -124,3 +124,51 @@ func TestMailboxRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An implicit-TLS session is recorded with "! STARTTLS" first, and its replay is an
+// implicit-TLS script server.
+func TestMailboxRecordImplicitTLS(t *testing.T) {
+	m := &Mailbox{Record: true}
+	session := func(addr string) string {
+		c := tlsDial(t, addr, ClientTLSConfig())
+		greeting := c.readLine()
+		c.okCmd("QUIT")
+		return greeting
+	}
+	want := session(m.StartTLS(t))
+	transcript := m.Transcripts()[0]
+	if !strings.HasPrefix(transcript, tlsDirective+"\nS: +OK pop3test ready\r\n") {
+		t.Fatalf("transcript:\n%s", transcript)
+	}
+	steps, err := ParseTranscript(strings.NewReader(transcript))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if steps[0].String() != "StartTLS()" {
+		t.Errorf("first step %v", steps[0])
+	}
+	srv := NewServer(t, steps...)
+	if got := session(srv.Addr()); got != want {
+		t.Errorf("replayed greeting %q, want %q", got, want)
+	}
+	if err := srv.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The "! STARTTLS" line of a transcript, in any case and with trailing blanks, is a
+// StartTLS step that ends the Send before it.
+func TestParseTranscriptStartTLS(t *testing.T) {
+	steps, err := ParseTranscript(strings.NewReader("S: +OK\r\nC: STLS\r\nS: +OK go\r\n! starttls \r\nC: CAPA\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range steps {
+		got = append(got, st.String())
+	}
+	want := `Send("+OK\r\n") Expect("STLS") Send("+OK go\r\n") StartTLS() Expect("CAPA")`
+	if strings.Join(got, " ") != want {
+		t.Errorf("steps %s, want %s", strings.Join(got, " "), want)
+	}
+}

@@ -283,3 +283,42 @@ func writeCertificatePEM(t *testing.T) string {
 	}
 	return path
 }
+
+// curl fetches a message over implicit TLS (pop3s://) and over STLS (--ssl-reqd), verifying
+// the certificate with the PEM of Certificate, and logs in with SASL PLAIN as it prefers;
+// skipped when curl is absent.
+func TestMailboxTLSCurl(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl is not installed")
+	}
+	ca := writeCertificatePEM(t)
+	msg := "Subject: from curl\r\n\r\nhello over TLS\r\n"
+	m := &Mailbox{Messages: [][]byte{[]byte(msg)}, STLS: true, SASL: []string{"PLAIN"}, NoLock: true, Record: true}
+	tlsAddr, plainAddr := m.StartTLS(t), m.Start(t)
+	for _, tc := range []struct{ scheme, addr, flag string }{
+		{"pop3s", tlsAddr, ""},
+		{"pop3", plainAddr, "--ssl-reqd"},
+	} {
+		_, port, _ := net.SplitHostPort(tc.addr)
+		for _, host := range []string{"127.0.0.1", "localhost"} {
+			url := tc.scheme + "://" + net.JoinHostPort(host, port) + "/1"
+			args := []string{"-sS", "--max-time", "10", "--cacert", ca, "-u", "user:pass", url}
+			if tc.flag != "" {
+				args = append(args, tc.flag)
+			}
+			out, err := exec.Command(curl, args...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("curl %s: %v\n%s", url, err, out)
+			}
+			if string(out) != msg {
+				t.Errorf("curl %s fetched %q, want %q", url, out, msg)
+			}
+		}
+	}
+	for _, tr := range m.Transcripts() {
+		if !strings.Contains(tr, "C: AUTH PLAIN") {
+			t.Errorf("curl did not use AUTH PLAIN:\n%s", tr)
+		}
+	}
+}
