@@ -41,6 +41,17 @@ const UIDValidity = 0x6553f100
 // UIDL returns the POP3 unique-id Dovecot reports for the i-th stored message (1-based).
 func UIDL(i int) string { return fmt.Sprintf("%08x%08x", i, UIDValidity) }
 
+// Message is one generated test message as stored on disk (the type all real-server test
+// packages share).
+type Message = realserver.Message
+
+// Messages returns the deterministic test messages of realserver.Messages.
+func Messages() []Message { return realserver.Messages() }
+
+// Wire returns the octets a POP3 server delivers for a stored message (before
+// dot-stuffing), as realserver.Wire.
+func Wire(stored []byte) []byte { return realserver.Wire(stored) }
+
 // Server is a private Dovecot instance listening on 127.0.0.1.
 type Server struct {
 	Addr    string            // plain POP3 (STLS offered), "127.0.0.1:port"
@@ -57,7 +68,7 @@ type Server struct {
 // dovecot binary is absent and POP3_TEST_DOVECOT is unset or empty; with
 // POP3_TEST_DOVECOT set, absence or any start failure is t.Fatal. Cleanup stops the
 // instance (SIGTERM to the master, waiting until it is gone) and removes the directory.
-func Start(t testing.TB, msgs []realserver.Message) *Server {
+func Start(t testing.TB, msgs []Message) *Server {
 	t.Helper()
 	bin := realserver.FindBinary("dovecot", "/usr/sbin", "/usr/local/sbin")
 	if bin == "" {
