@@ -22,7 +22,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,23 +41,26 @@ const UIDValidity = 0x6553f100
 // UIDL returns the POP3 unique-id Dovecot reports for the i-th stored message (1-based).
 func UIDL(i int) string { return fmt.Sprintf("%08x%08x", i, UIDValidity) }
 
+// Message is one generated test message as stored on disk (the type all real-server test
+// packages share).
+type Message = realserver.Message
+
+// Messages returns the deterministic test messages of realserver.Messages.
+func Messages() []Message { return realserver.Messages() }
+
+// Wire returns the octets a POP3 server delivers for a stored message (before
+// dot-stuffing), as realserver.Wire.
+func Wire(stored []byte) []byte { return realserver.Wire(stored) }
+
 // Server is a private Dovecot instance listening on 127.0.0.1.
 type Server struct {
-	Addr    string         // plain POP3 (STLS offered), "127.0.0.1:port"
-	TLSAddr string         // implicit TLS POP3
-	RootCAs *x509.CertPool // trusts the instance's self-signed certificate (SAN IP:127.0.0.1, DNS:localhost)
-	Dir     string         // the temporary directory
-	Users   map[string]string
+	Addr    string            // plain POP3 (STLS offered), "127.0.0.1:port"
+	TLSAddr string            // implicit TLS POP3
+	RootCAs *x509.CertPool    // trusts the instance's self-signed certificate (SAN IP:127.0.0.1, DNS:localhost)
+	Dir     string            // the temporary directory
+	Users   map[string]string // login -> password
 
 	proc *realserver.Process
-}
-
-// Users of every instance: user -> password.
-func defaultUsers() map[string]string {
-	return map[string]string{
-		"alice": "secret",
-		"bob":   "pässwörd", // non-ASCII, sent as UTF-8
-	}
 }
 
 // Start starts Dovecot with a fresh temporary configuration and a Maildir per user holding
@@ -66,7 +68,7 @@ func defaultUsers() map[string]string {
 // dovecot binary is absent and POP3_TEST_DOVECOT is unset or empty; with
 // POP3_TEST_DOVECOT set, absence or any start failure is t.Fatal. Cleanup stops the
 // instance (SIGTERM to the master, waiting until it is gone) and removes the directory.
-func Start(t testing.TB, msgs []realserver.Message) *Server {
+func Start(t testing.TB, msgs []Message) *Server {
 	t.Helper()
 	bin := realserver.FindBinary("dovecot", "/usr/sbin", "/usr/local/sbin")
 	if bin == "" {
@@ -77,28 +79,15 @@ func Start(t testing.TB, msgs []realserver.Message) *Server {
 		realserver.Unavailable(t, "dovecottest", "%v", err)
 	}
 
-	dir, err := os.MkdirTemp("", "dovecottest-")
-	if err != nil {
-		t.Fatalf("dovecottest: %v", err)
-	}
-	s := &Server{Dir: dir, Users: defaultUsers()}
-	t.Cleanup(func() {
-		running := s.proc != nil
-		s.stop(t)
-		if running && t.Failed() {
-			t.Logf("dovecottest: Dovecot log (%s):\n%s", dir, realserver.Tail(s.Log(), realserver.LogTailLines))
-		}
-		os.RemoveAll(dir)
-	})
+	s := &Server{Users: realserver.Users()}
+	s.Dir = realserver.TempDir(t, "dovecottest", func() { s.stop(t) }, s.Log)
 	if err := s.prepare(msgs, own); err != nil {
-		t.Fatalf("dovecottest: preparing %s: %v", dir, err)
+		t.Fatalf("dovecottest: preparing %s: %v", s.Dir, err)
 	}
 	err = realserver.StartRetrying(t, "dovecottest", func() error { return s.start(bin, own) },
 		func() { s.stop(t) }, s.Log)
 	if err != nil {
-		t.Fatalf("dovecottest: starting %s -F -c %s: %v\n--- last %d lines of Dovecot's log ---\n%s",
-			bin, filepath.Join(dir, "dovecot.conf"), err, realserver.LogTailLines,
-			realserver.Tail(s.Log(), realserver.LogTailLines))
+		realserver.StartFailed(t, "dovecottest", bin+" -F -c "+filepath.Join(s.Dir, "dovecot.conf"), err, s.Log())
 	}
 	return s
 }
@@ -141,10 +130,6 @@ func currentUser() (*account, error) {
 
 // prepare writes everything but the configuration, which depends on the ports.
 func (s *Server) prepare(msgs []realserver.Message, own *account) error {
-	// Dovecot's unprivileged processes (dovecot, dovenull, nobody) must traverse the dir.
-	if err := os.Chmod(s.Dir, 0o755); err != nil {
-		return err
-	}
 	for _, d := range []string{"run", "state", "home"} {
 		if err := os.Mkdir(filepath.Join(s.Dir, d), 0o755); err != nil {
 			return err
@@ -160,21 +145,12 @@ func (s *Server) prepare(msgs []realserver.Message, own *account) error {
 	if own != nil {
 		uid, gid = own.uid, own.gid
 	}
-	users := make([]string, 0, len(s.Users))
-	for u := range s.Users {
-		users = append(users, u)
-	}
-	sort.Strings(users)
 	var passwd strings.Builder
-	for _, u := range users {
+	for _, u := range realserver.UserNames() {
 		home := filepath.Join(s.Dir, "home", u)
 		// passwd-file: user:{SCHEME}password:uid:gid:gecos:home
 		fmt.Fprintf(&passwd, "%s:{PLAIN}%s:%d:%d::%s\n", u, s.Users[u], uid, gid, home)
-		mine := msgs
-		if u != "alice" && len(mine) > 3 {
-			mine = mine[:3]
-		}
-		if err := writeMaildir(filepath.Join(home, "Maildir"), mine); err != nil {
+		if err := writeMaildir(filepath.Join(home, "Maildir"), realserver.Maildrop(u, msgs)); err != nil {
 			return fmt.Errorf("maildir for %s: %w", u, err)
 		}
 		if own == nil {

@@ -31,7 +31,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,11 +47,11 @@ func Login(user string) string { return user + "@" + Domain }
 
 // Server is a private pop3d instance listening on 127.0.0.1.
 type Server struct {
-	Addr    string         // plain POP3 (STLS offered), "127.0.0.1:port"
-	TLSAddr string         // implicit TLS POP3
-	RootCAs *x509.CertPool // trusts the instance's self-signed certificate (SAN IP:127.0.0.1, DNS:localhost)
-	Dir     string         // the temporary directory
-	Users   map[string]string
+	Addr    string            // plain POP3 (STLS offered), "127.0.0.1:port"
+	TLSAddr string            // implicit TLS POP3
+	RootCAs *x509.CertPool    // trusts the instance's self-signed certificate (SAN IP:127.0.0.1, DNS:localhost)
+	Dir     string            // the temporary directory
+	Users   map[string]string // login -> password
 
 	proc *realserver.Process
 }
@@ -63,14 +62,6 @@ type Server struct {
 var hashes = map[string]string{
 	"secret":   "$6$popwire1$6nzrCok3iGQ/qmyE6dlGAbb9hLoikhQ.0XYYmvNz9/50GDkxG/O1nGShtdck7Vj93rVTlrJ65lWCUdLeFzM4I0",
 	"pässwörd": "$6$popwire2$N/pN0GUY7hpwrdj00bFBf4YJL7fq8euKwx.SwzsRG9zZcgtMqoxq6wu5AZkfVAeHU.fkjSlp1/zT4lOaZApfx1",
-}
-
-// Users of every instance: user (without the domain) -> password.
-func defaultUsers() map[string]string {
-	return map[string]string{
-		"alice": "secret",
-		"bob":   "pässwörd", // non-ASCII, sent as UTF-8
-	}
 }
 
 // Start starts pop3d with a fresh temporary configuration and an mbox per user holding
@@ -100,27 +91,15 @@ func Start(t testing.TB, msgs []realserver.Message) *Server {
 		}
 	}
 
-	dir, err := os.MkdirTemp("", "mailutilstest-")
-	if err != nil {
-		t.Fatalf("mailutilstest: %v", err)
-	}
-	s := &Server{Dir: dir, Users: defaultUsers()}
-	t.Cleanup(func() {
-		running := s.proc != nil
-		s.stop(t)
-		if running && t.Failed() {
-			t.Logf("mailutilstest: pop3d log (%s):\n%s", dir, realserver.Tail(s.Log(), realserver.LogTailLines))
-		}
-		os.RemoveAll(dir)
-	})
+	s := &Server{}
+	s.Dir = realserver.TempDir(t, "mailutilstest", func() { s.stop(t) }, s.Log)
 	if err := s.prepare(msgs, uid, gid, ns == nil); err != nil {
-		t.Fatalf("mailutilstest: preparing %s: %v", dir, err)
+		t.Fatalf("mailutilstest: preparing %s: %v", s.Dir, err)
 	}
-	err = realserver.StartRetrying(t, "mailutilstest", func() error { return s.start(bin, ns) },
+	err := realserver.StartRetrying(t, "mailutilstest", func() error { return s.start(bin, ns) },
 		func() { s.stop(t) }, s.Log)
 	if err != nil {
-		t.Fatalf("mailutilstest: starting %s --config-file=%s: %v\n--- last %d lines of its log ---\n%s",
-			bin, s.confFile(), err, realserver.LogTailLines, realserver.Tail(s.Log(), realserver.LogTailLines))
+		realserver.StartFailed(t, "mailutilstest", bin+" --config-file="+s.confFile(), err, s.Log())
 	}
 	return s
 }
@@ -161,10 +140,6 @@ func (s *Server) pidFile() string  { return filepath.Join(s.Dir, "pop3d.pid") }
 // prepare writes everything but the configuration, which depends on the ports: the
 // password file gives every user uid and gid, and chown makes the mail theirs.
 func (s *Server) prepare(msgs []realserver.Message, uid, gid int, chown bool) error {
-	// pop3d's children run as the mail's owner and must traverse the directory.
-	if err := os.Chmod(s.Dir, 0o755); err != nil {
-		return err
-	}
 	for _, d := range []string{"vpw", "home"} {
 		if err := os.Mkdir(filepath.Join(s.Dir, d), 0o755); err != nil {
 			return err
@@ -176,14 +151,12 @@ func (s *Server) prepare(msgs []realserver.Message, uid, gid int, chown bool) er
 	}
 	s.RootCAs = pool
 
-	users := make([]string, 0, len(s.Users))
-	for u := range s.Users {
-		users = append(users, u)
-	}
-	sort.Strings(users)
+	s.Users = map[string]string{}
 	var passwd strings.Builder
-	for _, u := range users {
-		hash, ok := hashes[s.Users[u]]
+	for _, u := range realserver.UserNames() {
+		pass := realserver.Users()[u]
+		s.Users[Login(u)] = pass
+		hash, ok := hashes[pass]
 		if !ok {
 			return fmt.Errorf("no crypt hash for %s's password", u)
 		}
@@ -193,11 +166,7 @@ func (s *Server) prepare(msgs []realserver.Message, uid, gid int, chown bool) er
 		}
 		// The virtual domain's passwd: user:crypt:uid:gid:gecos:home:shell
 		fmt.Fprintf(&passwd, "%s:%s:%d:%d::%s:/bin/false\n", u, hash, uid, gid, home)
-		mine := msgs
-		if u != "alice" && len(mine) > 3 {
-			mine = mine[:3]
-		}
-		if err := os.WriteFile(filepath.Join(home, "INBOX"), Mbox(mine), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(home, "INBOX"), Mbox(realserver.Maildrop(u, msgs)), 0o600); err != nil {
 			return fmt.Errorf("mbox for %s: %w", u, err)
 		}
 		if chown {
@@ -205,10 +174,6 @@ func (s *Server) prepare(msgs []realserver.Message, uid, gid int, chown bool) er
 				return err
 			}
 		}
-	}
-	s.Users = map[string]string{}
-	for _, u := range users {
-		s.Users[Login(u)] = defaultUsers()[u]
 	}
 	return os.WriteFile(filepath.Join(s.Dir, "vpw", Domain), []byte(passwd.String()), 0o644)
 }

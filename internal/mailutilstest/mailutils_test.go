@@ -140,7 +140,7 @@ func TestMbox(t *testing.T) {
 }
 
 func TestHashesCoverUsers(t *testing.T) {
-	for u, p := range defaultUsers() {
+	for u, p := range realserver.Users() {
 		if _, ok := hashes[p]; !ok {
 			t.Errorf("no crypt hash for %s's password", u)
 		}

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -400,4 +401,61 @@ func SafeName(name string) string {
 		return "msg"
 	}
 	return string(b)
+}
+
+// Users returns the users of every instance: name -> password. alice holds all the
+// messages a test gives, bob (a non-ASCII password, sent as UTF-8) the first 3 of them.
+func Users() map[string]string {
+	return map[string]string{
+		"alice": "secret",
+		"bob":   "pässwörd",
+	}
+}
+
+// UserNames returns the names of Users, sorted.
+func UserNames() []string {
+	names := make([]string, 0, 2)
+	for u := range Users() {
+		names = append(names, u)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Maildrop returns what user holds of the messages msgs a test gives.
+func Maildrop(user string, msgs []Message) []Message {
+	if user != "alice" && len(msgs) > 3 {
+		return msgs[:3]
+	}
+	return msgs
+}
+
+// TempDir makes an instance's temporary directory, mode 0755: a server's unprivileged
+// processes must traverse it. t's cleanup calls stop, then, if the test failed, logs the
+// last lines of log(), and removes the directory.
+func TempDir(t testing.TB, name string, stop func(), log func() string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", name+"-")
+	if err == nil {
+		err = os.Chmod(dir, 0o755)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		stop()
+		if l := log(); t.Failed() && l != "" {
+			t.Logf("%s: the server's log (%s):\n%s", name, dir, Tail(l, LogTailLines))
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
+}
+
+// StartFailed ends the test because the server could not start, with the last lines of
+// its log.
+func StartFailed(t testing.TB, name, command string, err error, log string) {
+	t.Helper()
+	t.Fatalf("%s: starting %s: %v\n--- last %d lines of the server's log ---\n%s",
+		name, command, err, LogTailLines, Tail(log, LogTailLines))
 }
