@@ -136,7 +136,7 @@ func (c *Client) authenticate(mech sasl.Client) error {
 		return err
 	}
 	args := []string{name}
-	if ir != nil && caps.Has("SASL") {
+	if ir != nil && len(caps.SASLMechanisms()) > 0 {
 		enc := "="
 		if len(ir) > 0 {
 			enc = base64.StdEncoding.EncodeToString(ir)
