@@ -299,8 +299,8 @@ func (c *Conn) runPipelined(b *batch, args []string) error {
 		return joinErrors(append(failures, stop)...)
 	}
 	finish()
-	if err := c.final; c.state.Load() >= connBroken {
-		failures = append(failures, err) // the writer failed after the last reply
+	if c.state.Load() >= connBroken {
+		failures = append(failures, c.final()) // the writer failed after the last reply
 	}
 	return joinErrors(failures...)
 }

@@ -61,10 +61,8 @@ type Conn struct {
 	// Close may set closed from any goroutine. guard reads it at every entry.
 	state atomic.Int32
 	mu    sync.Mutex
-	// final is what every entry returns in the broken or closed state; set under mu
-	// before the state changes, never changed after.
-	final error
-	// broken is what put the Conn out of step (Err), or nil.
+	// broken is what put the Conn out of step (Err), or nil; set under mu before the state
+	// becomes broken, never changed after.
 	broken error
 	// body is the body lent in the body state, or by the running batch; nil otherwise.
 	body *DotReader
@@ -128,10 +126,7 @@ func (c *Conn) NetConn() net.Conn {
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state.Load() != connClosed {
-		c.final = errClosed
-		c.state.Store(connClosed)
-	}
+	c.state.Store(connClosed)
 	return c.nc.Close()
 }
 
@@ -152,7 +147,7 @@ func (c *Conn) fail(command string, cause error) error {
 	defer c.mu.Unlock()
 	switch c.state.Load() {
 	case connBroken:
-		return c.final
+		return c.broken
 	case connClosed:
 		if c.broken != nil {
 			return c.broken
@@ -163,7 +158,6 @@ func (c *Conn) fail(command string, cause error) error {
 		cause = io.ErrUnexpectedEOF
 	}
 	c.broken = &brokenError{command: command, cause: cause}
-	c.final = c.broken
 	c.state.Store(connBroken)
 	return c.broken
 }
@@ -193,7 +187,16 @@ func (c *Conn) guard() error {
 	case connBatch:
 		return fmt.Errorf("%w: a RetrEach, TopEach or DeleEach owns the connection until it returns", ErrBusy)
 	}
-	return c.final
+	return c.final()
+}
+
+// final is what every entry returns once the Conn is broken or closed: after Close, that
+// it is closed; otherwise the error that broke it.
+func (c *Conn) final() error {
+	if c.state.Load() == connClosed {
+		return errClosed
+	}
+	return c.broken
 }
 
 // available is the guard without its draining: it returns ErrBusy while a batch owns the
@@ -213,7 +216,7 @@ func (c *Conn) setState(from, to int32) error {
 		return nil
 	}
 	if s := c.state.Load(); s == connBroken || s == connClosed {
-		return c.final
+		return c.final()
 	}
 	return fmt.Errorf("pop3: internal error: connection state %d, not %d", c.state.Load(), from)
 }
