@@ -146,7 +146,7 @@ func (c *Client) authenticate(mech sasl.Client) error {
 			ir = nil
 		}
 	}
-	if err := c.conn.Cmd("AUTH", args...); err != nil {
+	if err := c.conn.begin("AUTH", args...); err != nil {
 		return err
 	}
 	for {

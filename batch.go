@@ -172,7 +172,7 @@ type batch struct {
 // Conn stays usable, unless it broke. If handle panics, the Conn is broken and the writer
 // stopped before the panic goes on.
 func (c *Conn) runBatch(b *batch) error {
-	if err := c.guard(); err != nil {
+	if err := c.exchange(); err != nil {
 		return err
 	}
 	args := make([]string, 1+len(b.extra))

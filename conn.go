@@ -199,6 +199,19 @@ func (c *Conn) final() error {
 	return c.broken
 }
 
+// exchange is the guard of the Conn's own exchanges (a command and its whole reply, a
+// pipeline, a batch): on top of guard, it refuses to start while a reply to a command sent
+// through Cmd is unread, which the exchange would otherwise take as its own.
+func (c *Conn) exchange() error {
+	if err := c.guard(); err != nil {
+		return err
+	}
+	if c.flight.len() > 0 {
+		return fmt.Errorf("%w: the reply to %s, sent with Conn.Cmd, is unread", ErrBusy, c.flight.oldest())
+	}
+	return nil
+}
+
 // available is the guard without its draining: it returns ErrBusy while a batch owns the
 // Conn, the final error once it is broken or closed, and nil otherwise. The Client asks it
 // before checks of its own, so that every call fails the same way in those states.
@@ -262,7 +275,7 @@ func (c *Conn) send(keyword string, args []string, utf8 bool) error {
 // it returns. Every command is checked before anything is sent. The errors reply returns
 // are joined into the result and the reading goes on, unless the Conn is broken.
 func (c *Conn) pipeline(cmds []command, reply func(i int, resp Response, err error) error) error {
-	if err := c.guard(); err != nil {
+	if err := c.exchange(); err != nil {
 		return err
 	}
 	for _, cmd := range cmds {
@@ -403,9 +416,18 @@ func (c *Conn) ReadResponse() (Response, error) {
 	return c.readStatus()
 }
 
+// begin starts an exchange whose replies the caller reads itself (AUTH's continuations):
+// it sends one command after the exchange guard.
+func (c *Conn) begin(keyword string, args ...string) error {
+	if err := c.exchange(); err != nil {
+		return err
+	}
+	return c.send(keyword, args, false)
+}
+
 // roundTrip sends one command and reads its status line: the Client's single-line call.
 func (c *Conn) roundTrip(keyword string, args []string, utf8 bool) (Response, error) {
-	if err := c.guard(); err != nil {
+	if err := c.exchange(); err != nil {
 		return Response{}, err
 	}
 	if err := c.send(keyword, args, utf8); err != nil {
@@ -535,7 +557,7 @@ func (c *Conn) ReadListing(fn func(line []byte) error) error {
 // listing, all within one deadline; maxOctets, when positive, bounds the listing's total
 // size, line endings counted as two octets.
 func (c *Conn) listing(keyword string, maxOctets int, fn func(line []byte) error) error {
-	if err := c.guard(); err != nil {
+	if err := c.exchange(); err != nil {
 		return err
 	}
 	if err := c.send(keyword, nil, false); err != nil {
