@@ -178,7 +178,7 @@ func (c *Client) authenticate(mech sasl.Client) error {
 		return err
 	}
 	args := []string{name}
-	if ir != nil && caps.Has("SASL") {
+	if ir != nil && len(caps.SASLMechanisms()) > 0 {
 		enc := "="
 		if len(ir) > 0 {
 			enc = base64.StdEncoding.EncodeToString(ir)
@@ -188,7 +188,7 @@ func (c *Client) authenticate(mech sasl.Client) error {
 			ir = nil
 		}
 	}
-	if err := c.conn.Cmd("AUTH", args...); err != nil {
+	if err := c.conn.begin("AUTH", args...); err != nil {
 		return err
 	}
 	_, okGoesOn := mech.(okContinuer)

@@ -172,7 +172,7 @@ type batch struct {
 // Conn stays usable, unless it broke. If handle panics, the Conn is broken and the writer
 // stopped before the panic goes on.
 func (c *Conn) runBatch(b *batch) error {
-	if err := c.guard(); err != nil {
+	if err := c.exchange(); err != nil {
 		return err
 	}
 	args := make([]string, 1+len(b.extra))
@@ -299,8 +299,8 @@ func (c *Conn) runPipelined(b *batch, args []string) error {
 		return joinErrors(append(failures, stop)...)
 	}
 	finish()
-	if err := c.final; c.state.Load() >= connBroken {
-		failures = append(failures, err) // the writer failed after the last reply
+	if c.state.Load() >= connBroken {
+		failures = append(failures, c.final()) // the writer failed after the last reply
 	}
 	return joinErrors(failures...)
 }

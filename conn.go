@@ -61,10 +61,8 @@ type Conn struct {
 	// Close may set closed from any goroutine. guard reads it at every entry.
 	state atomic.Int32
 	mu    sync.Mutex
-	// final is what every entry returns in the broken or closed state; set under mu
-	// before the state changes, never changed after.
-	final error
-	// broken is what put the Conn out of step (Err), or nil.
+	// broken is what put the Conn out of step (Err), or nil; set under mu before the state
+	// becomes broken, never changed after.
 	broken error
 	// body is the body lent in the body state, or by the running batch; nil otherwise.
 	body *DotReader
@@ -128,10 +126,7 @@ func (c *Conn) NetConn() net.Conn {
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state.Load() != connClosed {
-		c.final = errClosed
-		c.state.Store(connClosed)
-	}
+	c.state.Store(connClosed)
 	return c.nc.Close()
 }
 
@@ -152,7 +147,7 @@ func (c *Conn) fail(command string, cause error) error {
 	defer c.mu.Unlock()
 	switch c.state.Load() {
 	case connBroken:
-		return c.final
+		return c.broken
 	case connClosed:
 		if c.broken != nil {
 			return c.broken
@@ -163,7 +158,6 @@ func (c *Conn) fail(command string, cause error) error {
 		cause = io.ErrUnexpectedEOF
 	}
 	c.broken = &brokenError{command: command, cause: cause}
-	c.final = c.broken
 	c.state.Store(connBroken)
 	return c.broken
 }
@@ -193,7 +187,29 @@ func (c *Conn) guard() error {
 	case connBatch:
 		return fmt.Errorf("%w: a RetrEach, TopEach or DeleEach owns the connection until it returns", ErrBusy)
 	}
-	return c.final
+	return c.final()
+}
+
+// final is what every entry returns once the Conn is broken or closed: after Close, that
+// it is closed; otherwise the error that broke it.
+func (c *Conn) final() error {
+	if c.state.Load() == connClosed {
+		return errClosed
+	}
+	return c.broken
+}
+
+// exchange is the guard of the Conn's own exchanges (a command and its whole reply, a
+// pipeline, a batch): on top of guard, it refuses to start while a reply to a command sent
+// through Cmd is unread, which the exchange would otherwise take as its own.
+func (c *Conn) exchange() error {
+	if err := c.guard(); err != nil {
+		return err
+	}
+	if c.flight.len() > 0 {
+		return fmt.Errorf("%w: the reply to %s, sent with Conn.Cmd, is unread", ErrBusy, c.flight.oldest())
+	}
+	return nil
 }
 
 // available is the guard without its draining: it returns ErrBusy while a batch owns the
@@ -213,7 +229,7 @@ func (c *Conn) setState(from, to int32) error {
 		return nil
 	}
 	if s := c.state.Load(); s == connBroken || s == connClosed {
-		return c.final
+		return c.final()
 	}
 	return fmt.Errorf("pop3: internal error: connection state %d, not %d", c.state.Load(), from)
 }
@@ -259,7 +275,7 @@ func (c *Conn) send(keyword string, args []string, utf8 bool) error {
 // it returns. Every command is checked before anything is sent. The errors reply returns
 // are joined into the result and the reading goes on, unless the Conn is broken.
 func (c *Conn) pipeline(cmds []command, reply func(i int, resp Response, err error) error) error {
-	if err := c.guard(); err != nil {
+	if err := c.exchange(); err != nil {
 		return err
 	}
 	for _, cmd := range cmds {
@@ -400,9 +416,18 @@ func (c *Conn) ReadResponse() (Response, error) {
 	return c.readStatus()
 }
 
+// begin starts an exchange whose replies the caller reads itself (AUTH's continuations):
+// it sends one command after the exchange guard.
+func (c *Conn) begin(keyword string, args ...string) error {
+	if err := c.exchange(); err != nil {
+		return err
+	}
+	return c.send(keyword, args, false)
+}
+
 // roundTrip sends one command and reads its status line: the Client's single-line call.
 func (c *Conn) roundTrip(keyword string, args []string, utf8 bool) (Response, error) {
-	if err := c.guard(); err != nil {
+	if err := c.exchange(); err != nil {
 		return Response{}, err
 	}
 	if err := c.send(keyword, args, utf8); err != nil {
@@ -547,7 +572,7 @@ func (c *Conn) ReadListing(fn func(line []byte) error) error {
 // listing, all within one deadline; maxOctets, when positive, bounds the listing's total
 // size, line endings counted as two octets.
 func (c *Conn) listing(keyword string, maxOctets int, fn func(line []byte) error) error {
-	if err := c.guard(); err != nil {
+	if err := c.exchange(); err != nil {
 		return err
 	}
 	if err := c.send(keyword, nil, false); err != nil {

@@ -49,13 +49,15 @@ func TestLineBoundReadsNoMore(t *testing.T) {
 // A MaxLineLength meant as "no bound" is taken as 1 MiB: no overflow, no huge buffer.
 func TestMaxLineLengthCapped(t *testing.T) {
 	for _, max := range []int{math.MaxInt, 1 << 50} {
-		c := NewConn(newStreamConn("+OK hi\r\n", 0), &Options{MaxLineLength: max})
-		if c.maxLine != maxMaxLineLength {
-			t.Errorf("MaxLineLength %d: bound %d, want %d", max, c.maxLine, maxMaxLineLength)
-		}
-		if resp, err := c.ReadResponse(); err != nil || resp.Text != "hi" {
-			t.Errorf("MaxLineLength %d: %+v, %v", max, resp, err)
-		}
+		t.Run(fmt.Sprint(max), func(t *testing.T) {
+			c := NewConn(newStreamConn("+OK hi\r\n", 0), &Options{MaxLineLength: max})
+			if c.maxLine != maxMaxLineLength {
+				t.Errorf("bound %d, want %d", c.maxLine, maxMaxLineLength)
+			}
+			if resp, err := c.ReadResponse(); err != nil || resp.Text != "hi" {
+				t.Errorf("%+v, %v", resp, err)
+			}
+		})
 	}
 }
 

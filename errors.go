@@ -105,7 +105,8 @@ var (
 	// ErrBusy is returned, before anything is sent, by every call of the [Client] and of
 	// its [Conn] made from inside the callback of RetrEach or TopEach: the batch owns the
 	// connection until it returns. Quit, which closes the connection whatever happens,
-	// closes it then too.
+	// closes it then too. The Client's calls return it as well while the reply to a
+	// command sent with Conn.Cmd is unread.
 	ErrBusy = errors.New("pop3: a batch is running on this connection")
 	// ErrNotAuthenticated is returned, before anything is sent, for a TRANSACTION-state
 	// command issued before a successful login: by [Client.Stat], [Client.List],

@@ -47,7 +47,7 @@ func (d *DotReader) span(max int, wait bool) ([]byte, error) {
 	r := d.c.r
 	for {
 		if d.err == nil && d.c.state.Load() >= connBroken {
-			d.err = d.c.final // broken or closed meanwhile: what follows is not this body
+			d.err = d.c.final() // broken or closed meanwhile: what follows is not this body
 		}
 		if d.err != nil {
 			return nil, d.err

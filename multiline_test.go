@@ -3,6 +3,7 @@ package pop3
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -25,24 +26,28 @@ func TestDotReaderUnstuffs(t *testing.T) {
 		{"after the end", "x\r\n.\r\n+OK next\r\n", "x\r\n"},
 	}
 	for _, tt := range tests {
-		for _, chunk := range []int{1, 2, 3, 7, 0} {
-			for _, readSize := range []int{1, 2, 5, 4096} {
-				got, err := readBody(tt.wire, chunk, readSize)
-				if err != nil || got != tt.want {
-					t.Errorf("%s (chunk %d, read %d): got %q, %v; want %q", tt.name, chunk, readSize, got, err, tt.want)
+		t.Run(tt.name, func(t *testing.T) {
+			for _, chunk := range []int{1, 2, 3, 7, 0} {
+				for _, readSize := range []int{1, 2, 5, 4096} {
+					got, err := readBody(tt.wire, chunk, readSize)
+					if err != nil || got != tt.want {
+						t.Errorf("chunk %d, read %d: got %q, %v; want %q", chunk, readSize, got, err, tt.want)
+					}
 				}
 			}
-		}
+		})
 	}
 }
 
 // A cut connection never looks like a complete message (MS-STANOPOP3 C0006).
 func TestDotReaderTruncated(t *testing.T) {
 	for _, wire := range []string{"", "a\r\n", "a\r\n.", "a\r\n.\r", "a\r\nb", "a\r\n..\r\n"} {
-		got, err := readBody(wire, 0, 4096)
-		if !errors.Is(err, io.ErrUnexpectedEOF) || !errors.Is(err, ErrBroken) {
-			t.Errorf("%q: got %q, %v; want io.ErrUnexpectedEOF and ErrBroken", wire, got, err)
-		}
+		t.Run(fmt.Sprintf("%q", wire), func(t *testing.T) {
+			got, err := readBody(wire, 0, 4096)
+			if !errors.Is(err, io.ErrUnexpectedEOF) || !errors.Is(err, ErrBroken) {
+				t.Errorf("got %q, %v; want io.ErrUnexpectedEOF and ErrBroken", got, err)
+			}
+		})
 	}
 }
 

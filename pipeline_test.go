@@ -1,13 +1,17 @@
 package pop3_test
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/popwire/pop3"
@@ -141,27 +145,48 @@ func TestRetrEachCut(t *testing.T) {
 	wait(t, srv)
 }
 
-// Without PIPELINING, each command waits for the reply to the one before.
+// Without PIPELINING, each command waits for the reply to the one before. In synctest's
+// bubble, synctest.Wait lets a writer that sent RETR 2 early get it to the server, which
+// records it, before the callback looks.
 func TestRetrEachSerialWithoutPipelining(t *testing.T) {
-	c, srv := login(t, nil, capaSerial,
-		Expect("RETR 1"), Reply("+OK", "a", "."),
-		Expect("RETR 2"), Reply("+OK", "b", "."),
-	)
-	err := c.RetrEach([]int{1, 2}, func(n int, r io.Reader) error {
-		if n == 1 {
-			time.Sleep(50 * time.Millisecond)
-			for _, line := range srv.Received() {
-				if line == "RETR 2\r\n" {
-					t.Error("RETR 2 was sent before the reply to RETR 1 was read")
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var early string
+		opening := append(slices.Clone(greetLogin), "+OK\r\nTOP\r\nUIDL\r\n.\r\n", "+OK\r\na\r\n.\r\n")
+		client, wait := pipePeer(opening, func(r *bufio.Reader, server net.Conn) {
+			line, err := r.ReadString('\n')
+			mu.Lock()
+			early = line
+			mu.Unlock()
+			if err == nil {
+				io.WriteString(server, "+OK\r\nb\r\n.\r\n")
+				r.ReadString('\n') // until the client closes
+			}
+		})
+		defer wait()
+		c, err := pop3.NewClient(client, &pop3.Options{AllowInsecureAuth: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Login("alice", "secret"); err != nil {
+			t.Fatal(err)
+		}
+		got := map[int]string{}
+		err = c.RetrEach([]int{1, 2}, func(n int, r io.Reader) error {
+			if n == 1 {
+				synctest.Wait()
+				mu.Lock()
+				defer mu.Unlock()
+				if early != "" {
+					t.Errorf("%q was sent before the reply to RETR 1 was read", early)
 				}
 			}
+			return collect(got)(n, r)
+		})
+		if err != nil || got[1] != "a\r\n" || got[2] != "b\r\n" {
+			t.Fatalf("RetrEach: %v, %v", err, got)
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wait(t, srv)
 }
 
 // TopEach sends both arguments; DeleEach marks the messages deleted in this session.
@@ -256,34 +281,36 @@ func TestRetrEachMatchesRetr(t *testing.T) {
 		[]byte("Subject: c\r\n\r\nGr\xc3\xbc\xc3\x9fe\r\n.x\r\n"),
 	}
 	for _, pipelining := range []bool{true, false} {
-		mb := &Mailbox{Messages: msgs, Pipelining: pipelining}
-		c, err := pop3.Dial(mb.Start(t), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Login("user", "pass"); err != nil {
-			t.Fatal(err)
-		}
-		got := map[int]string{}
-		if err := c.RetrEach([]int{1, 2, 3, 2}, collect(got)); err != nil {
-			t.Fatal(err)
-		}
-		for i, m := range msgs {
-			r, err := c.Retr(i + 1)
-			one := readAll(t, r, err)
-			if one != string(m) || got[i+1] != one {
-				t.Errorf("pipelining=%v message %d: RetrEach and Retr differ from the stored message", pipelining, i+1)
+		t.Run(fmt.Sprint("pipelining=", pipelining), func(t *testing.T) {
+			mb := &Mailbox{Messages: msgs, Pipelining: pipelining}
+			c, err := pop3.Dial(mb.Start(t), nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if err := c.DeleEach([]int{1, 3}); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Quit(); err != nil {
-			t.Fatal(err)
-		}
-		if mb.Remaining() != 1 {
-			t.Errorf("pipelining=%v: %d messages left after DeleEach and Quit, want 1", pipelining, mb.Remaining())
-		}
+			if err := c.Login("user", "pass"); err != nil {
+				t.Fatal(err)
+			}
+			got := map[int]string{}
+			if err := c.RetrEach([]int{1, 2, 3, 2}, collect(got)); err != nil {
+				t.Fatal(err)
+			}
+			for i, m := range msgs {
+				r, err := c.Retr(i + 1)
+				one := readAll(t, r, err)
+				if one != string(m) || got[i+1] != one {
+					t.Errorf("pipelining=%v message %d: RetrEach and Retr differ from the stored message", pipelining, i+1)
+				}
+			}
+			if err := c.DeleEach([]int{1, 3}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Quit(); err != nil {
+				t.Fatal(err)
+			}
+			if mb.Remaining() != 1 {
+				t.Errorf("pipelining=%v: %d messages left after DeleEach and Quit, want 1", pipelining, mb.Remaining())
+			}
+		})
 	}
 }
 
@@ -306,9 +333,11 @@ func TestRetrEachCallbackCannotUseClient(t *testing.T) {
 			"Retr":     func() error { _, err := c.Retr(2); return err },
 			"RetrEach": func() error { return c.RetrEach([]int{1}, collect(got)) },
 		} {
-			if err := call(); !errors.Is(err, pop3.ErrBusy) {
-				t.Errorf("%s inside the callback: %v; want ErrBusy", name, err)
-			}
+			t.Run(name, func(t *testing.T) {
+				if err := call(); !errors.Is(err, pop3.ErrBusy) {
+					t.Errorf("%s inside the callback: %v; want ErrBusy", name, err)
+				}
+			})
 		}
 		return collect(got)(n, r)
 	})

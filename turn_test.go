@@ -144,3 +144,22 @@ func TestCapabilitiesIsACopy(t *testing.T) {
 	c.Close()
 	wait(t, srv)
 }
+
+// A command sent through the Conn whose reply is unread would have its reply taken by the
+// Client's next call: the Client refuses to send until it is read, and then goes on.
+func TestClientWaitsForTheConnsReply(t *testing.T) {
+	c, srv := login(t, nil, Expect("NOOP"), Reply("+OK noop"), Expect("STAT"), Reply("+OK 2 20"))
+	if err := c.Conn().Cmd("NOOP"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Stat(); !errors.Is(err, pop3.ErrBusy) || !strings.Contains(err.Error(), "NOOP") {
+		t.Fatalf("Stat with NOOP's reply unread: %v; want ErrBusy naming NOOP", err)
+	}
+	if resp, err := c.Conn().ReadResponse(); err != nil || resp.Text != "noop" {
+		t.Fatalf("NOOP's reply: %+v, %v", resp, err)
+	}
+	if n, _, err := c.Stat(); err != nil || n != 2 {
+		t.Fatalf("Stat: %d, %v", n, err)
+	}
+	wait(t, srv)
+}
