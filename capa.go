@@ -32,6 +32,9 @@ func (c Capabilities) Args(name string) []string {
 // answers CAPA with -ERR has none to list: the result is then empty, with a nil error.
 func (c *Client) Capabilities() (Capabilities, error) {
 	if c.caps != nil {
+		if err := c.conn.Err(); err != nil {
+			return nil, err // a broken connection fails every call, the cached one too
+		}
 		return c.caps, nil
 	}
 	if _, err := c.cmd("CAPA"); err != nil {
