@@ -178,9 +178,9 @@ func pipeSession(t *testing.T, serve func(c net.Conn, r *bufio.Reader), session 
 	})
 }
 
-// trickle writes the octets of s one at a time, every 10 ms, and then one "x" every 10
+// trickleForever writes the octets of s one at a time, every 10 ms, and then one "x" every 10
 // ms for ever, until the client goes away.
-func trickle(c net.Conn, s string) {
+func trickleForever(c net.Conn, s string) {
 	for i := 0; ; i++ {
 		b := byte('x')
 		if i < len(s) {
@@ -200,7 +200,7 @@ func TestHostileTrickledStatusLine(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	opts := &pop3.Options{Timeout: timeout, MaxLineLength: 1 << 20, AllowInsecureAuth: true}
 	t.Run("greeting", func(t *testing.T) {
-		pipeSession(t, func(c net.Conn, _ *bufio.Reader) { trickle(c, "+OK ") }, func(t *testing.T, nc net.Conn) {
+		pipeSession(t, func(c net.Conn, _ *bufio.Reader) { trickleForever(c, "+OK ") }, func(t *testing.T, nc net.Conn) {
 			start := time.Now()
 			_, err := pop3.NewClient(nc, opts)
 			if !errors.Is(err, os.ErrDeadlineExceeded) || time.Since(start) != timeout {
@@ -212,7 +212,7 @@ func TestHostileTrickledStatusLine(t *testing.T) {
 		serve := func(c net.Conn, r *bufio.Reader) {
 			io.WriteString(c, "+OK ready\r\n")
 			if line, _ := r.ReadString('\n'); line == "USER alice\r\n" {
-				trickle(c, "+OK ")
+				trickleForever(c, "+OK ")
 			}
 		}
 		pipeSession(t, serve, func(t *testing.T, nc net.Conn) {
