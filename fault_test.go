@@ -38,6 +38,9 @@ import (
 //     without any time passing.
 //
 // The client's lines are checked octet for octet against the recording up to the fault.
+// MS-STANOPOP3 items covered at every offset: C0002, C0005, C0006, C0014 (a greeting,
+// reply or final line that never comes is a timeout or a cut, never a hang or a message
+// that looks whole; later calls fail), V0002 and C0023 (bodies unstuffed, CRLF kept).
 
 // faultTimeout is the Options.Timeout of the stalled replays (fake time in the bubble, a
 // real 50 ms in the sampled TCP stalls).

@@ -21,7 +21,9 @@ import (
 
 // Hostile and broken servers. Each case ends in a clear typed error, or in a tolerated
 // success where real servers do it and the data is intact; where memory matters it is
-// measured with runtime.ReadMemStats against the bound the Options set.
+// measured with runtime.ReadMemStats against the bound the Options set. MS-STANOPOP3
+// items: C0002, C0005, C0014 (greetings and status lines that never end), V0001 (status
+// octets), C0021 and C0038 (listings), C0034 (TOP), C0041 (shared unique-ids).
 
 // allocated returns the octets allocated (by the whole process) while f runs.
 func allocated(f func()) uint64 {
