@@ -44,6 +44,9 @@ func (c *Client) capabilities() (Capabilities, error) {
 		return nil, err
 	}
 	if c.caps != nil {
+		if err := c.conn.Err(); err != nil {
+			return nil, err // a broken connection fails every call, the cached one too
+		}
 		return c.caps, nil
 	}
 	caps := Capabilities{}

@@ -510,8 +510,23 @@ func (dl *replyDeadline) arm(c *Conn) error {
 // next read. A line longer than the bound fails with ErrLineTooLong, having read no more
 // than the read buffer holds. The caller fails the Conn on error.
 func (c *Conn) readLine(dl *replyDeadline) ([]byte, error) {
-	if buf, _ := c.r.Peek(c.r.Buffered()); bytes.IndexByte(buf, '\n') < 0 {
+	// Until a line ending is buffered, read what comes, and fail as soon as what is
+	// buffered is known to be over the bound, without waiting for the rest of the line.
+	for {
+		buf, _ := c.r.Peek(c.r.Buffered())
+		if bytes.IndexByte(buf, '\n') >= 0 {
+			break
+		}
+		if len(buf) > c.maxLine+1 {
+			return nil, fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine)
+		}
 		if err := dl.arm(c); err != nil {
+			return nil, err
+		}
+		if _, err := c.r.Peek(len(buf) + 1); err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return nil, fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine)
+			}
 			return nil, err
 		}
 	}

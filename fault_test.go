@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,8 +22,7 @@ import (
 // Fault injection. A whole session (greeting, CAPA, USER/PASS, STAT, LIST, UIDL, TOP, RETR
 // of messages with dot-stuffed, 8-bit and long lines, NOOP, DELE, QUIT) is recorded once
 // from pop3test.Mailbox, with single calls and with pipelined TopEach, RetrEach and
-// DeleEach. The first CAPA is asked by Capabilities in the one, and by Login itself in the
-// other. It is then replayed with the server's octets cut after every offset (over
+// DeleEach. It is then replayed with the server's octets cut after every offset (over
 // TCP, by a pop3test.Server) and, separately, stalled at every offset (over net.Pipe in a
 // synctest bubble, where the Timeout passes in fake time, so every offset is tried at no
 // cost and the time a call takes is exact). At every offset:
@@ -38,6 +38,9 @@ import (
 //     without any time passing.
 //
 // The client's lines are checked octet for octet against the recording up to the fault.
+// MS-STANOPOP3 items covered at every offset: C0002, C0005, C0006, C0014 (a greeting,
+// reply or final line that never comes is a timeout or a cut, never a hang or a message
+// that looks whole; later calls fail), V0002 and C0023 (bodies unstuffed, CRLF kept).
 
 // faultTimeout is the Options.Timeout of the stalled replays (fake time in the bubble, a
 // real 50 ms in the sampled TCP stalls).
@@ -119,59 +122,68 @@ func each(keyword string, l *faultLog, extra string) func(int, io.Reader) error 
 	}
 }
 
-var faultCapabilities = faultCall{"Capabilities", func(c *pop3.Client, _ *faultLog) (string, error) {
-	caps, err := c.Capabilities()
-	return fmt.Sprint(caps), err
-}}
+var (
+	faultCapabilities = faultCall{"Capabilities", func(c *pop3.Client, _ *faultLog) (string, error) {
+		caps, err := c.Capabilities()
+		return fmt.Sprint(caps), err
+	}}
+	faultQuit = faultCall{"Quit", func(c *pop3.Client, _ *faultLog) (string, error) { return "", c.Quit() }}
+)
 
-// faultCommon are the calls of both sessions: Login asks CAPA unless Capabilities has.
-var faultCommon = []faultCall{
-	{"Login", func(c *pop3.Client, _ *faultLog) (string, error) { return "", c.Login("user", "pass") }},
-	{"Stat", func(c *pop3.Client, _ *faultLog) (string, error) {
-		n, size, err := c.Stat()
-		return fmt.Sprint(n, size), err
-	}},
-	{"List", func(c *pop3.Client, _ *faultLog) (string, error) {
-		l, err := c.List()
-		return fmt.Sprint(l), err
-	}},
-	{"UIDL", func(c *pop3.Client, _ *faultLog) (string, error) {
-		l, err := c.UIDL()
-		return fmt.Sprint(l), err
-	}},
+func faultRetr(n int) faultCall {
+	return faultCall{fmt.Sprint("Retr ", n), func(c *pop3.Client, l *faultLog) (string, error) {
+		r, err := c.Retr(n)
+		return single(l, fmt.Sprint("RETR ", n), r, err)
+	}}
 }
 
-var faultQuit = faultCall{"Quit", func(c *pop3.Client, _ *faultLog) (string, error) { return "", c.Quit() }}
+func faultTop(n, lines int) faultCall {
+	return faultCall{fmt.Sprint("Top ", n, " ", lines), func(c *pop3.Client, l *faultLog) (string, error) {
+		r, err := c.Top(n, lines)
+		return single(l, fmt.Sprint("TOP ", n, " ", lines), r, err)
+	}}
+}
 
-// faultSessions are the sessions recorded and replayed: single calls, and batches.
+func faultDele(n int) faultCall {
+	return faultCall{fmt.Sprint("Dele ", n), func(c *pop3.Client, _ *faultLog) (string, error) { return "", c.Dele(n) }}
+}
+
+// faultLogin is the opening of every recorded session: CAPA, a login as user, then
+// STAT, LIST and UIDL.
+func faultLogin(user, pass string) []faultCall {
+	return []faultCall{faultCapabilities,
+		{"Login", func(c *pop3.Client, _ *faultLog) (string, error) { return "", c.Login(user, pass) }},
+		{"Stat", func(c *pop3.Client, _ *faultLog) (string, error) {
+			n, size, err := c.Stat()
+			return fmt.Sprint(n, size), err
+		}},
+		{"List", func(c *pop3.Client, _ *faultLog) (string, error) {
+			l, err := c.List()
+			return fmt.Sprint(l), err
+		}},
+		{"UIDL", func(c *pop3.Client, _ *faultLog) (string, error) {
+			l, err := c.UIDL()
+			return fmt.Sprint(l), err
+		}},
+	}
+}
+
+// faultSessions are the sessions recorded and replayed: from pop3test.Mailbox with single
+// calls and with batches, and from the transcripts of Dovecot and GNU Mailutils
+// (testdata/*.txt, played by a pop3test.Server) as replay_test.go plays them, the
+// negative reply to RETR 2 included.
 var faultSessions = []struct {
 	name       string
+	transcript string // testdata/<transcript>.txt; "" for pop3test.Mailbox
 	pipelining bool
 	calls      []faultCall
 }{
-	{"single calls", false, slices.Concat([]faultCall{faultCapabilities}, faultCommon, []faultCall{
-		{"Top", func(c *pop3.Client, l *faultLog) (string, error) {
-			r, err := c.Top(1, 1)
-			return single(l, "TOP 1 1", r, err)
-		}},
-		{"Retr 1", func(c *pop3.Client, l *faultLog) (string, error) {
-			r, err := c.Retr(1)
-			return single(l, "RETR 1", r, err)
-		}},
-		{"Retr 2", func(c *pop3.Client, l *faultLog) (string, error) {
-			r, err := c.Retr(2)
-			return single(l, "RETR 2", r, err)
-		}},
-		{"Retr 3", func(c *pop3.Client, l *faultLog) (string, error) {
-			r, err := c.Retr(3)
-			return single(l, "RETR 3", r, err)
-		}},
+	{"single calls", "", false, slices.Concat(faultLogin("user", "pass"), []faultCall{
+		faultTop(1, 1), faultRetr(1), faultRetr(2), faultRetr(3),
 		{"Noop", func(c *pop3.Client, _ *faultLog) (string, error) { return "", c.Noop() }},
-		{"Dele 1", func(c *pop3.Client, _ *faultLog) (string, error) { return "", c.Dele(1) }},
-		{"Dele 3", func(c *pop3.Client, _ *faultLog) (string, error) { return "", c.Dele(3) }},
-		faultQuit,
+		faultDele(1), faultDele(3), faultQuit,
 	})},
-	{"pipelined batches", true, slices.Concat(faultCommon, []faultCall{
+	{"pipelined batches", "", true, slices.Concat(faultLogin("user", "pass"), []faultCall{
 		{"TopEach", func(c *pop3.Client, l *faultLog) (string, error) {
 			return "", c.TopEach([]int{1, 2, 3}, 0, each("TOP", l, " 0"))
 		}},
@@ -181,9 +193,19 @@ var faultSessions = []struct {
 		{"DeleEach", func(c *pop3.Client, _ *faultLog) (string, error) { return "", c.DeleEach([]int{1, 2, 3}) }},
 		faultQuit,
 	})},
+	{"dovecot transcript", "dovecot", false, faultTranscriptCalls},
+	{"mailutils transcript", "mailutils", false, faultTranscriptCalls},
 }
 
-// recording is a session recorded from pop3test.Mailbox.
+// faultTranscriptCalls is the session of the transcripts in testdata.
+var faultTranscriptCalls = func() []faultCall {
+	calls := faultLogin("alice", "secret")
+	// CAPA again after the login, before STAT.
+	calls = slices.Insert(calls, 2, faultCapabilities)
+	return append(calls, faultRetr(1), faultTop(1, 0), faultRetr(2), faultDele(1), faultQuit)
+}()
+
+// recording is a recorded session.
 type recording struct {
 	calls   []faultCall
 	lines   []string   // the client's command lines, CRLF included
@@ -191,6 +213,7 @@ type recording struct {
 	ends    []int      // ends[k]: the offset in the server's octets where replies[k] ends
 	callEnd []int      // callEnd[i]: the number of lines sent once calls[i] has returned
 	results []string   // what each call returned
+	errs    []error    // the negative reply (*pop3.Error) each call returned, or nil
 	bodies  []faultLog // what each call read
 	total   int        // the server's octets in all
 }
@@ -218,11 +241,21 @@ func (t *tapConn) Write(p []byte) (int, error) {
 	return t.Conn.Write(p)
 }
 
-// record plays calls against a Mailbox holding faultMessages and records the session.
-func record(t *testing.T, pipelining bool, calls []faultCall) *recording {
+// record plays calls against a Mailbox holding faultMessages, or against the transcript
+// testdata/<transcript>.txt, and records the session.
+func record(t *testing.T, transcript string, pipelining bool, calls []faultCall) *recording {
 	t.Helper()
-	mb := &pop3test.Mailbox{Messages: faultMessages, Pipelining: pipelining}
-	nc, err := net.Dial("tcp", mb.Start(t))
+	var addr string
+	if transcript == "" {
+		addr = (&pop3test.Mailbox{Messages: faultMessages, Pipelining: pipelining}).Start(t)
+	} else {
+		steps, err := pop3test.LoadTranscript(filepath.Join("testdata", transcript+".txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = pop3test.NewServer(t, steps...).Addr()
+	}
+	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,10 +269,12 @@ func record(t *testing.T, pipelining bool, calls []faultCall) *recording {
 	for _, call := range calls {
 		l := faultLog{bodies: map[string]string{}, errs: map[string]error{}}
 		res, err := call.run(c, &l)
-		if err != nil {
+		var perr *pop3.Error
+		if err != nil && !errors.As(err, &perr) {
 			t.Fatalf("recording %s: %v", call.name, err)
 		}
 		rec.results = append(rec.results, res)
+		rec.errs = append(rec.errs, err)
 		rec.bodies = append(rec.bodies, l)
 		tap.mu.Lock()
 		rec.callEnd = append(rec.callEnd, bytes.Count(tap.sent.Bytes(), []byte("\n")))
@@ -280,7 +315,7 @@ func record(t *testing.T, pipelining bool, calls []faultCall) *recording {
 	if pos != len(received) {
 		t.Fatalf("recording: %d octets after the last reply", len(received)-pos)
 	}
-	if !strings.Contains(string(received), ".."+faultLongLine) || !strings.Contains(string(received), "\r\n..\r\n") {
+	if transcript == "" && (!strings.Contains(string(received), ".."+faultLongLine) || !strings.Contains(string(received), "\r\n..\r\n")) {
 		t.Fatal("recording: the long and dot-stuffed lines are missing")
 	}
 	return rec
@@ -402,9 +437,14 @@ func (r *recording) check(t *testing.T, nc net.Conn, opts *pop3.Options, offset 
 			if end := r.replyEnd(i); offset < end {
 				fail("%s succeeded, but the server sent %d of the %d octets it needs", call.name, offset, end)
 			}
+			if r.errs[i] != nil {
+				fail("%s succeeded; the server's reply was %v", call.name, r.errs[i])
+			}
 			if res != r.results[i] {
 				fail("%s returned %q, want %q", call.name, res, r.results[i])
 			}
+		case r.errs[i] != nil && offset >= r.replyEnd(i) && err.Error() == r.errs[i].Error():
+			// The negative reply the server sent; the session goes on.
 		default:
 			// A call whose replies were all sent fails only over TCP: the server closing
 			// with the client's commands unread sends a reset, which may discard what
@@ -580,7 +620,7 @@ func TestFaultCutEveryOffset(t *testing.T) {
 	for _, s := range faultSessions {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
-			rec := record(t, s.pipelining, s.calls)
+			rec := record(t, s.transcript, s.pipelining, s.calls)
 			for offset := 0; offset <= rec.total; offset++ {
 				replayTCP(t, rec, offset, faultCut, 10*time.Second)
 			}
@@ -597,7 +637,7 @@ func TestFaultStallEveryOffset(t *testing.T) {
 	for _, s := range faultSessions {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
-			rec := record(t, s.pipelining, s.calls)
+			rec := record(t, s.transcript, s.pipelining, s.calls)
 			for offset := 0; offset <= rec.total; offset++ {
 				replayPipe(t, rec, offset, faultStall)
 				replayPipe(t, rec, offset, faultCut)
@@ -614,7 +654,7 @@ func TestFaultStallSampledTCP(t *testing.T) {
 	for _, s := range faultSessions {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
-			rec := record(t, s.pipelining, s.calls)
+			rec := record(t, s.transcript, s.pipelining, s.calls)
 			tried := 0
 			for i := range samples {
 				offset := i * rec.total / (samples - 1)

@@ -16,8 +16,10 @@ type UIDEntry struct {
 // never "UIDL n". Unique-ids are opaque: any run of
 // octets other than spaces, tabs and control octets is accepted as it is, whatever its
 // length, and two messages may share one. Whatever follows the unique-id on its line is
-// ignored. A listing that names a message twice fails with ErrMalformed: one of its
-// unique-ids would be another message's.
+// ignored.
+//
+// A listing that names a message twice fails with ErrMalformed: one of its unique-ids
+// would be another message's.
 func (c *Client) UIDL() ([]UIDEntry, error) {
 	if err := c.transaction(); err != nil {
 		return nil, err
