@@ -2,6 +2,7 @@ package pop3_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -61,8 +62,33 @@ var faultMessages = [][]byte{
 
 // faultOptions returns the Options of a replay.
 func faultOptions(timeout time.Duration) *pop3.Options {
-	return &pop3.Options{Timeout: timeout, MaxLineLength: 512, AllowInsecureAuth: true}
+	return &pop3.Options{Timeout: timeout, MaxLineLength: 512, AllowInsecureAuth: true, Account: faultAccount}
 }
+
+// faultAccount names the maildrop of the replays in Sync's state.
+const faultAccount = "user@fault"
+
+// faultSync runs a fetch-and-delete Sync into a new store and checks, whatever fault it
+// meets, the order of its commit points: every message delivered is recorded, and no
+// unique-id is forgotten, and none reported deleted, unless QUIT's +OK arrived (then the
+// call succeeds and the store is empty).
+var faultSync = faultCall{"Sync", func(c *pop3.Client, _ *faultLog) (string, error) {
+	store := newTableStore()
+	var delivered []string
+	res, err := c.Sync(context.Background(), store, pop3.SyncPolicy{Delete: true}, func(m pop3.SyncMessage, body io.Reader) error {
+		if _, err := faultBody(body); err != nil {
+			return err
+		}
+		delivered = append(delivered, m.UID)
+		return nil
+	})
+	slices.Sort(delivered)
+	recorded := store.uids(faultAccount)
+	if err != nil && (!slices.Equal(recorded, delivered) || res.Deleted != 0) {
+		return "", fmt.Errorf("Sync failed (%v) with %v recorded of %v delivered and %d reported deleted", err, recorded, delivered, res.Deleted)
+	}
+	return fmt.Sprintf("%+v, store %v", res, recorded), err
+}}
 
 // faultBody reads a body to its end, read by read, and reports whether it ended in
 // io.EOF. An error that is io.EOF only at the wrapping level but not io.ErrUnexpectedEOF
@@ -193,6 +219,7 @@ var faultSessions = []struct {
 		{"DeleEach", func(c *pop3.Client, _ *faultLog) (string, error) { return "", c.DeleEach([]int{1, 2, 3}) }},
 		faultQuit,
 	})},
+	{"sync with deletion", "", true, slices.Concat(faultLogin("user", "pass"), []faultCall{faultSync})},
 	{"dovecot transcript", "dovecot", false, faultTranscriptCalls},
 	{"mailutils transcript", "mailutils", false, faultTranscriptCalls},
 }
