@@ -654,3 +654,63 @@ func TestHostileStatusOctets(t *testing.T) {
 	}
 	wait(t, srv)
 }
+
+// A body that never ends, left unread: Close (or the next call, or Quit) skips the rest
+// within one Timeout in all, then the connection is broken; it never drains for ever,
+// however steadily the octets keep coming (in fake time).
+func TestHostileEndlessBodySkipped(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	serve := func(c net.Conn, r *bufio.Reader) {
+		io.WriteString(c, "+OK ready\r\n")
+		for _, want := range []string{"CAPA\r\n", "USER alice\r\n", "PASS secret\r\n", "RETR 1\r\n"} {
+			if line, _ := r.ReadString('\n'); line != want {
+				return
+			}
+			switch want {
+			case "CAPA\r\n":
+				io.WriteString(c, "-ERR\r\n")
+			case "RETR 1\r\n":
+				io.WriteString(c, "+OK\r\nSubject: endless\r\n\r\n")
+				trickleForever(c, "")
+				return
+			default:
+				io.WriteString(c, "+OK\r\n")
+			}
+		}
+	}
+	for _, how := range []string{"Close", "next call", "Quit"} {
+		t.Run(how, func(t *testing.T) {
+			pipeSession(t, serve, func(t *testing.T, nc net.Conn) {
+				c, err := pop3.NewClient(nc, &pop3.Options{Timeout: timeout, AllowInsecureAuth: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Login("alice", "secret"); err != nil {
+					t.Fatal(err)
+				}
+				r, err := c.Retr(1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.ReadFull(r, make([]byte, 10)); err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				switch how {
+				case "Close":
+					err = r.Close()
+				case "next call":
+					err = c.Noop()
+				case "Quit":
+					err = c.Quit()
+				}
+				if !errors.Is(err, pop3.ErrBroken) && !errors.Is(err, net.ErrClosed) || time.Since(start) != timeout {
+					t.Fatalf("%s: %v after %v; want ErrBroken after %v", how, err, time.Since(start), timeout)
+				}
+				if _, err := io.ReadAll(r); err == nil || errors.Is(err, io.EOF) {
+					t.Errorf("reading the skipped body: %v; want an error, not io.EOF", err)
+				}
+			})
+		})
+	}
+}

@@ -19,6 +19,9 @@ type DotReader struct {
 	command   string // the command whose reply this is, as errors show it
 	lineStart bool   // the next octet begins a line
 	err       error  // io.EOF after the terminating line, or what broke the connection
+	// skipBy, once Close skips the rest of the body, is when the skipping must be done: a
+	// body that never ends must not keep the next call waiting for ever.
+	skipBy time.Time
 }
 
 // indexLineStartDot returns the index of the first "\n" in b that is followed by ".",
@@ -77,8 +80,12 @@ func (d *DotReader) span(max int, wait bool) ([]byte, error) {
 		if !wait {
 			return nil, nil
 		}
-		// Every read of a body has its own deadline.
-		err := d.c.nc.SetReadDeadline(time.Now().Add(d.c.timeout))
+		// Every read of a body has its own deadline; skipping the rest has one in all.
+		deadline := time.Now().Add(d.c.timeout)
+		if !d.skipBy.IsZero() && d.skipBy.Before(deadline) {
+			deadline = d.skipBy
+		}
+		err := d.c.nc.SetReadDeadline(deadline)
 		if err == nil {
 			_, err = r.Peek(len(buf) + 1)
 		}
@@ -157,8 +164,9 @@ func (d *DotReader) WriteTo(w io.Writer) (int64, error) {
 }
 
 // Close reads and discards the rest of the body, so the connection can take the next
-// command. It returns nil when the rest was read to the end of the body, and the error that
-// broke the connection otherwise. After Close, Read returns io.EOF if the body had been
+// command, within one Timeout in all: a body that does not end by then breaks the
+// connection. It returns nil when the rest was read to the end of the body, and the error
+// that broke the connection otherwise. After Close, Read returns io.EOF if the body had been
 // read to its end, and ErrBodySkipped if Close (or the next command) discarded some of it,
 // so that a message cut short never looks whole.
 func (d *DotReader) Close() error {
@@ -166,6 +174,7 @@ func (d *DotReader) Close() error {
 		return nil
 	}
 	skipped := false
+	d.skipBy = time.Now().Add(d.c.timeout)
 	for {
 		b, err := d.span(readBufferSize, true)
 		if err == io.EOF {

@@ -11,7 +11,9 @@ import (
 type Options struct {
 	// Timeout bounds every wait on the server: the dial, the TLS handshake, the greeting,
 	// each reply (a status line, or a status line and its whole listing, however slowly
-	// its lines arrive), each read of a message body, each write. Zero means one minute.
+	// its lines arrive), each read of a message body, the skipping of the rest of a body
+	// left unread (in all; past it the connection is broken), each write. Zero means one
+	// minute.
 	Timeout time.Duration
 	// TLSConfig is used by DialTLS, DialStartTLS, DialContext, and StartTLS when given nil.
 	// It is cloned, never modified; ServerName defaults to the dialled host, and a
