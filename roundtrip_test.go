@@ -66,14 +66,15 @@ var capaUserPipelining = []Step{Expect("CAPA"), Reply("+OK", "USER", "PIPELINING
 
 // Where the server listed PIPELINING before the login (RFC 2449 section 6.6), the CAPA of
 // the TRANSACTION state goes in the same write as PASS, and PASS only after a positive
-// USER (MS-STANOPOP3 C0009); the batch that follows asks no CAPA of its own.
+// USER (MS-STANOPOP3 C0009); the batch that follows asks no CAPA of its own, and Quit with
+// nothing deleted sends QUIT and closes without waiting for its reply.
 func TestLoginSendsCAPAWithPASS(t *testing.T) {
 	log := newTCPWriteLog()
 	srv := NewServer(t, script(greeting, capaUserPipelining,
 		Expect("USER alice"), Reply("+OK"),
 		Expect("PASS secret"), Expect("CAPA"), Reply("+OK logged in", "+OK", "PIPELINING", "UIDL", "."),
 		Expect("RETR 1"), Expect("RETR 2"), Reply("+OK", "one", ".", "+OK", "two", "."),
-		Expect("QUIT"), Reply("+OK bye"), ExpectClosed(),
+		Expect("QUIT"), ExpectClosed(),
 	)...)
 	c, err := pop3.Dial(srv.Addr(), &pop3.Options{Dialer: log})
 	if err != nil {
@@ -103,6 +104,9 @@ func TestLoginSendsCAPAWithPASS(t *testing.T) {
 	want := []string{"CAPA\r\n", "USER alice\r\n", "PASS secret\r\nCAPA\r\n", "RETR 1\r\nRETR 2\r\n", "QUIT\r\n"}
 	if w := log.Writes(); strings.Join(w, "|") != strings.Join(want, "|") {
 		t.Errorf("writes %q, want %q", w, want)
+	}
+	if log.closeWrite != len(want) {
+		t.Errorf("CloseWrite after %d writes, want after QUIT's (%d)", log.closeWrite, len(want))
 	}
 }
 
@@ -180,6 +184,7 @@ func TestLoginSendsPASSAloneWithoutPipelining(t *testing.T) {
 	if err := c.DeleEach([]int{1, 2}); err != nil {
 		t.Fatal(err)
 	}
+	// Messages are marked deleted: Quit waits for the reply, which says whether they went.
 	if err := c.Quit(); err != nil {
 		t.Fatalf("Quit: %v", err)
 	}
@@ -187,6 +192,35 @@ func TestLoginSendsPASSAloneWithoutPipelining(t *testing.T) {
 	want := []string{"CAPA\r\n", "USER alice\r\n", "PASS secret\r\n", "CAPA\r\n", "DELE 1\r\nDELE 2\r\n", "QUIT\r\n"}
 	if w := log.Writes(); strings.Join(w, "|") != strings.Join(want, "|") {
 		t.Errorf("writes %q, want %q", w, want)
+	}
+	if log.closeWrite != -1 {
+		t.Errorf("CloseWrite called after %d writes; Quit with deletions reads the reply", log.closeWrite)
+	}
+}
+
+// Quit with nothing marked deleted does not wait for the reply: against a server that
+// never answers QUIT it returns nil at once, and the server sees QUIT and then the end of
+// the stream.
+func TestQuitWithoutDeletionsDoesNotWait(t *testing.T) {
+	c, srv := login(t, nil, Expect("QUIT"), ExpectClosed())
+	if err := c.Quit(); err != nil {
+		t.Fatalf("Quit: %v", err)
+	}
+	wait(t, srv)
+	if err := c.Noop(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Noop after Quit: %v, want net.ErrClosed", err)
+	}
+}
+
+// Quit on a broken connection sends nothing and returns what broke it.
+func TestQuitWithoutDeletionsOnBrokenConn(t *testing.T) {
+	c, srv := login(t, nil, Expect("NOOP"), Cut())
+	if err := c.Noop(); !errors.Is(err, pop3.ErrBroken) {
+		t.Fatalf("Noop: %v", err)
+	}
+	wait(t, srv)
+	if err := c.Quit(); !errors.Is(err, pop3.ErrBroken) {
+		t.Errorf("Quit: %v, want ErrBroken", err)
 	}
 }
 
