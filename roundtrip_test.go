@@ -70,22 +70,17 @@ var capaUserPipelining = []Step{Expect("CAPA"), Reply("+OK", "USER", "PIPELINING
 // nothing deleted sends QUIT and closes without waiting for its reply.
 func TestLoginSendsCAPAWithPASS(t *testing.T) {
 	log := newTCPWriteLog()
-	srv := NewServer(t, script(greeting, capaUserPipelining,
+	c, srv := dial(t, &pop3.Options{Dialer: log}, script(greeting, capaUserPipelining,
 		Expect("USER alice"), Reply("+OK"),
 		Expect("PASS secret"), Expect("CAPA"), Reply("+OK logged in", "+OK", "PIPELINING", "UIDL", "."),
 		Expect("RETR 1"), Expect("RETR 2"), Reply("+OK", "one", ".", "+OK", "two", "."),
 		Expect("QUIT"), ExpectClosed(),
 	)...)
-	c, err := pop3.Dial(srv.Addr(), &pop3.Options{Dialer: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	if err := c.Login("alice", "secret"); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	err = c.RetrEach([]int{1, 2}, func(n int, r io.Reader) error {
+	err := c.RetrEach([]int{1, 2}, func(n int, r io.Reader) error {
 		b, err := io.ReadAll(r)
 		got = append(got, string(b))
 		return err
@@ -114,19 +109,14 @@ func TestLoginSendsCAPAWithPASS(t *testing.T) {
 // the connection stays in step, and a second Login sends USER, then PASS and CAPA again.
 func TestLoginDiscardsCAPAAfterFailedPASS(t *testing.T) {
 	log := newTCPWriteLog()
-	srv := NewServer(t, script(greeting, capaUserPipelining,
+	c, srv := dial(t, &pop3.Options{Dialer: log}, script(greeting, capaUserPipelining,
 		Expect("USER alice"), Reply("+OK"),
 		Expect("PASS wrong"), Expect("CAPA"), Reply("-ERR [AUTH] invalid password", "+OK", "USER", "PIPELINING", "."),
 		Expect("USER alice"), Reply("+OK"),
 		Expect("PASS secret"), Expect("CAPA"), Reply("+OK logged in", "-ERR not now"),
 		Expect("STAT"), Reply("+OK 0 0"),
 	)...)
-	c, err := pop3.Dial(srv.Addr(), &pop3.Options{Dialer: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	err = c.Login("alice", "wrong")
+	err := c.Login("alice", "wrong")
 	if perr := asError(t, err); perr.Command != "PASS ***" || perr.Code != "AUTH" {
 		t.Fatalf("Login with a wrong password: %v", err)
 	}
@@ -166,18 +156,13 @@ func TestLoginFailedPASSThenCut(t *testing.T) {
 // Without PIPELINING before the login, PASS goes alone and the batch asks CAPA itself.
 func TestLoginSendsPASSAloneWithoutPipelining(t *testing.T) {
 	log := newTCPWriteLog()
-	srv := NewServer(t, script(greeting, Expect("CAPA"), Reply("+OK", "USER", "."),
+	c, srv := dial(t, &pop3.Options{Dialer: log}, script(greeting, Expect("CAPA"), Reply("+OK", "USER", "."),
 		Expect("USER alice"), Reply("+OK"),
 		Expect("PASS secret"), Reply("+OK logged in"),
 		Expect("CAPA"), Reply("+OK", "PIPELINING", "."),
 		Expect("DELE 1"), Expect("DELE 2"), Reply("+OK", "+OK"),
 		Expect("QUIT"), Reply("+OK bye"),
 	)...)
-	c, err := pop3.Dial(srv.Addr(), &pop3.Options{Dialer: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	if err := c.Login("alice", "secret"); err != nil {
 		t.Fatal(err)
 	}
