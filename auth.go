@@ -34,7 +34,10 @@ import (
 //
 // A negative reply is returned as an *Error, whose Code tells a bad password ("AUTH")
 // from a locked maildrop ("IN-USE") or a login too soon ("LOGIN-DELAY"). After a
-// successful login the capabilities are forgotten, so Capabilities asks CAPA again.
+// successful login the capabilities are forgotten, so Capabilities asks CAPA again; but
+// where the server listed PIPELINING, Login sends that CAPA in the same write as PASS and
+// keeps its answer, so the session's first batch costs no round trip for it. After a
+// negative reply to PASS the reply to that CAPA is read and discarded.
 func (c *Client) Login(username, password string) error {
 	if err := c.conn.available(); err != nil {
 		return err
@@ -72,14 +75,14 @@ func (c *Client) Login(username, password string) error {
 		if err := c.enableUTF8(caps); err != nil {
 			return err
 		}
-		return c.userPass(user, pass, false)
+		return c.userPass(user, pass, false, caps.Pipelining())
 	case caps.SupportsSASL(sasl.Plain):
 		return c.authenticate(sasl.NewPlainClient("", user, pass))
 	case caps.UTF8User(), c.opts.AllowUTF8Password && isASCII(user):
 		if err := c.enableUTF8(caps); err != nil {
 			return err
 		}
-		return c.userPass(user, pass, true)
+		return c.userPass(user, pass, true, caps.Pipelining())
 	case !isASCII(user):
 		return fmt.Errorf("%w: the user name is not ASCII, and the server lists neither SASL PLAIN nor UTF8 USER", ErrUTF8Credentials)
 	}
@@ -102,9 +105,10 @@ func (c *Client) enableUTF8(caps Capabilities) error {
 	return err
 }
 
-// userPass sends USER, then PASS after a positive reply. Both commands are checked before
-// USER is sent; utf8 lets them hold non-ASCII UTF-8.
-func (c *Client) userPass(user, pass string, utf8 bool) error {
+// userPass sends USER, then PASS after a positive reply, and with it CAPA when the server
+// listed PIPELINING (passWithCAPA). Both commands are checked before USER is sent; utf8
+// lets them hold non-ASCII UTF-8.
+func (c *Client) userPass(user, pass string, utf8, pipelining bool) error {
 	if !utf8 {
 		if err := checkWord(user, "user name"); err != nil {
 			return err
@@ -116,12 +120,52 @@ func (c *Client) userPass(user, pass string, utf8 bool) error {
 	if err := checkCommand("PASS", []string{pass}, utf8); err != nil {
 		return fmt.Errorf("%w (in the password)", err)
 	}
-	for _, cmd := range [][2]string{{"USER", user}, {"PASS", pass}} {
-		if _, err := c.conn.roundTrip(cmd[0], cmd[1:], utf8); err != nil {
-			return err
-		}
+	if _, err := c.conn.roundTrip("USER", []string{user}, utf8); err != nil {
+		return err
+	}
+	if pipelining {
+		return c.passWithCAPA(pass, utf8)
+	}
+	if _, err := c.conn.roundTrip("PASS", []string{pass}, utf8); err != nil {
+		return err
 	}
 	c.enterTransaction()
+	return nil
+}
+
+// passWithCAPA sends PASS and CAPA in one write, for a server that listed PIPELINING
+// before the login, so that the capabilities of the TRANSACTION state cost no round trip
+// of their own. Both replies are read whatever PASS's: after a negative one, CAPA's is
+// read and discarded (the AUTHORIZATION state's capabilities are kept), so the connection
+// stays in step, and PASS's *Error is returned.
+func (c *Client) passWithCAPA(pass string, utf8 bool) error {
+	var passed bool
+	var passErr error
+	caps := Capabilities{}
+	cmds := []command{{keyword: "PASS", args: []string{pass}, utf8: utf8}, {keyword: "CAPA"}}
+	err := c.conn.pipeline(cmds, func(i int, _ Response, err error) error {
+		switch {
+		case i == 0:
+			passed, passErr = err == nil, err
+			return nil
+		case isNegative(err):
+			return nil // no capabilities to list
+		case !passed:
+			return c.conn.readListing(nil, capaMaxOctets, func([]byte) error { return nil })
+		}
+		return c.conn.readListing(nil, capaMaxOctets, caps.addLine)
+	})
+	switch {
+	case passErr != nil:
+		return passErr // a CAPA that broke the connection after it shows at the next call
+	case !passed:
+		return err
+	}
+	c.enterTransaction()
+	if err != nil {
+		return err
+	}
+	c.caps = caps
 	return nil
 }
 

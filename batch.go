@@ -9,11 +9,17 @@ import (
 // The window of a pipelined batch: the commands in flight (sent, status line not read).
 // A writer goroutine sends the commands while the owner's goroutine reads the replies, so
 // neither side can wait on the other with both socket buffers full, whatever the batch
-// size; the window bounds what the server is asked to hold (count and octets) and keeps
-// memory bounded. A few hundred short commands keep a slow link busy.
+// size; the window bounds what the server is asked to hold and keeps the record of the
+// commands in flight bounded. It is sized by octets, 256 KiB of commands, about 23 000
+// RETRs: enough to keep a 100 ms link busy at several hundred MB/s with messages of a few
+// KB, so that a batch of 20 000 costs one round trip. The count bound is what those
+// octets allow for the shortest command ("DELE n"). The window refills in chunks: once it
+// is full, the writer waits until a quarter of it has been answered (lowWater) and sends
+// that much again at once, so that a large batch takes a few writes (and TLS records)
+// per 4 KiB buffer of commands, not one per command.
 const (
-	pipelineWindowOctets   = 16 << 10
-	pipelineWindowCommands = 1024
+	pipelineWindowOctets   = 256 << 10
+	pipelineWindowCommands = pipelineWindowOctets / len("DELE 1\r\n")
 )
 
 // sentCommand is one command in flight: as errors and the trace show it, and its size on
@@ -29,12 +35,12 @@ type sentCommand struct {
 // pipelined batch it is also the window: the writer goroutine pushes while the owner's
 // goroutine pops, and the writer waits while the window is full. Invariants: count and
 // octets are those of cmds[head:]; only the writer waits for room, and only while the
-// window holds at least one command, so a pop always wakes it; only the reader waits for a
-// command, and only while none is in flight and the writer may still send, so a push or
-// the writer's end always wakes it.
+// window holds at least one command, until it has drained to low water, which the pop
+// that reaches it signals; only the reader waits for a command, and only while none is
+// in flight and the writer may still send, so a push or the writer's end always wakes it.
 type inFlight struct {
 	mu   sync.Mutex
-	cond sync.Cond // signalled on every push, pop, stop and writer end
+	cond sync.Cond // signalled on every push, stop and writer end, and the pop to low water
 	cmds []sentCommand
 	head int
 	// octets is the size of the commands in flight.
@@ -43,6 +49,9 @@ type inFlight struct {
 	maxCount, maxOctets int
 	// stopped tells the writer to send nothing more; writing is set while it may still.
 	stopped, writing bool
+	// writerWaits is set while the writer waits for room for a command of wantOctets.
+	writerWaits bool
+	wantOctets  int
 }
 
 func (f *inFlight) lock() {
@@ -75,8 +84,19 @@ func (f *inFlight) pop() {
 			f.cmds, f.head = f.cmds[:n], 0
 		}
 	}
+	wake := f.writerWaits && f.lowWater(f.wantOctets)
 	f.mu.Unlock()
-	f.cond.Broadcast()
+	if wake {
+		f.cond.Broadcast()
+	}
+}
+
+// lowWater reports whether the window is empty, or has drained to three quarters of its
+// bounds with room for a command of octets: where a waiting writer refills it, a quarter
+// of the window at least. The caller holds mu.
+func (f *inFlight) lowWater(octets int) bool {
+	n := len(f.cmds) - f.head
+	return n == 0 || (n <= f.maxCount*3/4 && f.octets+octets <= f.maxOctets*3/4)
 }
 
 // oldest returns the oldest command in flight, as errors show it; "" when there is none.
@@ -104,18 +124,21 @@ func (f *inFlight) openWindow(maxCount, maxOctets int) {
 }
 
 // room takes room in the window for a command of the given octets. With wait false it
-// reports whether there is room at once; with wait true it waits for it. It returns false
-// once the batch is stopped.
+// reports whether there is room at once; with wait true it waits until the window has
+// drained to low water, so that the writer refills it in a chunk. It returns false once
+// the batch is stopped.
 func (f *inFlight) room(octets int, wait bool) bool {
 	f.lock()
 	defer f.mu.Unlock()
-	for !f.stopped && f.head < len(f.cmds) &&
-		(len(f.cmds)-f.head >= f.maxCount || f.octets+octets > f.maxOctets) {
-		if !wait {
-			return false
-		}
+	n := len(f.cmds) - f.head
+	if !wait {
+		return !f.stopped && (n == 0 || (n < f.maxCount && f.octets+octets <= f.maxOctets))
+	}
+	f.writerWaits, f.wantOctets = true, octets
+	for !f.stopped && !f.lowWater(octets) {
 		f.cond.Wait()
 	}
+	f.writerWaits, f.wantOctets = false, 0
 	return !f.stopped
 }
 
@@ -145,6 +168,16 @@ func (f *inFlight) writerDone() {
 	f.maxCount, f.maxOctets = 0, 0
 	f.mu.Unlock()
 	f.cond.Broadcast()
+}
+
+// release drops the record's storage once nothing is in flight, so that an idle Conn does
+// not keep the room a wide window took (a small one is kept for the next commands).
+func (f *inFlight) release() {
+	f.lock()
+	if f.head == len(f.cmds) && cap(f.cmds) > 256 {
+		f.cmds, f.head = nil, 0
+	}
+	f.mu.Unlock()
 }
 
 // batch is a run of commands of one form, "keyword first[i] extra...", one for each
@@ -267,6 +300,7 @@ func (c *Conn) runPipelined(b *batch, args []string) error {
 		c.flight.stop()
 		<-writerDone
 	}
+	defer c.flight.release()
 	defer func() {
 		if !finished {
 			// handle panicked, with commands in flight whose replies nobody will read:

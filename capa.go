@@ -50,24 +50,7 @@ func (c *Client) capabilities() (Capabilities, error) {
 		return c.caps, nil
 	}
 	caps := Capabilities{}
-	err := c.conn.listing("CAPA", capaMaxOctets, func(line []byte) error {
-		tag, rest := nextField(line)
-		if len(tag) == 0 {
-			return nil
-		}
-		name := strings.ToUpper(string(tag))
-		args := caps[name]
-		for {
-			var arg []byte
-			arg, rest = nextField(rest)
-			if len(arg) == 0 {
-				break
-			}
-			args = append(args, string(arg))
-		}
-		caps[name] = args
-		return nil
-	})
+	err := c.conn.listing("CAPA", capaMaxOctets, caps.addLine)
 	if isNegative(err) {
 		caps, err = Capabilities{}, nil // no capabilities to list
 	}
@@ -76,6 +59,28 @@ func (c *Client) capabilities() (Capabilities, error) {
 	}
 	c.caps = caps
 	return caps, nil
+}
+
+// addLine adds one line of a CAPA listing: a tag, upper-cased, and its arguments. It is
+// the one parser of CAPA lines, for Capabilities and for the CAPA that Login pipelines
+// after PASS.
+func (c Capabilities) addLine(line []byte) error {
+	tag, rest := nextField(line)
+	if len(tag) == 0 {
+		return nil
+	}
+	name := strings.ToUpper(string(tag))
+	args := c[name]
+	for {
+		var arg []byte
+		arg, rest = nextField(rest)
+		if len(arg) == 0 {
+			break
+		}
+		args = append(args, string(arg))
+	}
+	c[name] = args
+	return nil
 }
 
 // clone returns a copy of c that shares nothing with it.

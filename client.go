@@ -180,17 +180,25 @@ func (c *Client) Noop() error {
 	return err
 }
 
-// Quit ends the session with QUIT. After a login, a positive
-// reply means the server has removed the messages marked deleted; a negative one is
-// returned as an *Error, and some may remain. The connection is closed either way. Called
-// from the callback of a batch, Quit cannot send QUIT: it closes the connection, which
-// aborts the batch and removes nothing, and returns an error matching ErrBusy.
+// Quit ends the session with QUIT. When this session has marked messages deleted, Quit
+// waits for the reply: a positive one means the server has removed them; a negative one
+// is returned as an *Error, and some may remain. When it has marked none (or has not
+// logged in), the reply can change nothing, and Quit does not wait for it: it sends QUIT,
+// ends its side of the stream, and closes the connection, saving a round trip; only an
+// error sending QUIT is returned then. The connection is closed either way. Called from
+// the callback of a batch, Quit cannot send QUIT: it closes the connection, which aborts
+// the batch and removes nothing, and returns an error matching ErrBusy.
 func (c *Client) Quit() error {
 	if errors.Is(c.conn.available(), ErrBusy) {
 		c.conn.Close()
 		return fmt.Errorf("%w: QUIT not sent, the connection is closed and nothing is removed", ErrBusy)
 	}
-	_, err := c.cmd("QUIT")
+	var err error
+	if len(c.deleted) > 0 {
+		_, err = c.cmd("QUIT")
+	} else {
+		err = c.conn.sendLast("QUIT")
+	}
 	if cerr := c.conn.Close(); err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
 		err = cerr
 	}

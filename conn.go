@@ -406,6 +406,27 @@ func displayCommand(keyword string, args []string) string {
 	return keyword + " " + strings.Join(args, " ")
 }
 
+// sendLast sends the last command of a session, whose reply the caller will not read,
+// and ends the writing side of the connection (a TCP FIN, or TLS's close_notify) behind
+// it; the caller closes the Conn next. Closing a TCP socket right after a write is safe
+// only while nothing unread waits in its receive buffer: then the kernel sends the
+// command and a FIN after it, even after the close. With unread data it would send a
+// reset instead and could drop the command; but the stray-reply check has just found
+// nothing buffered with nothing in flight, so the only octets that can arrive are the
+// command's own reply, which means the server has read it.
+func (c *Conn) sendLast(keyword string) error {
+	if err := c.guard(); err != nil {
+		return err
+	}
+	if err := c.send(keyword, nil, false); err != nil {
+		return err
+	}
+	if cw, ok := c.NetConn().(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite() // an error here changes nothing: the Close that follows ends the stream too
+	}
+	return nil
+}
+
 // ReadResponse reads the status line that answers the oldest command not yet answered (or
 // the greeting). A negative reply is returned as an *Error together with its Response; an
 // I/O failure marks the connection broken. The whole line must arrive within the Timeout.

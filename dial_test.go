@@ -215,6 +215,7 @@ func TestDialContextDefaultsToImplicitTLS(t *testing.T) {
 	if err := c.Quit(); err != nil {
 		t.Fatal(err)
 	}
+	wait(t, srv) // Quit does not wait for the reply: nothing is marked deleted
 
 	// Against a plain server the default fails in the handshake, and says what is likely.
 	_, err = pop3.DialContext(context.Background(), greeter(t, "+OK plain server ready\r\n"), nil)
@@ -417,6 +418,7 @@ func TestSOCKS5TLS(t *testing.T) {
 			if err := c.Quit(); err != nil {
 				t.Fatal(err)
 			}
+			wait(t, srv) // Quit does not wait for the reply: nothing is marked deleted
 			if got := p.Targets(); !slices.Equal(got, []string{tt.target}) {
 				t.Errorf("the proxy was asked for %q", got)
 			}

@@ -51,6 +51,7 @@ func TestDialContextImplicitTLS(t *testing.T) {
 	if err := c.Quit(); err != nil {
 		t.Fatal(err)
 	}
+	wait(t, srv) // Quit does not wait for the reply: nothing is marked deleted
 	if cfg.ServerName != "" || cfg.MinVersion != 0 {
 		t.Errorf("the caller's TLSConfig was modified: ServerName %q, MinVersion %#x", cfg.ServerName, cfg.MinVersion)
 	}
@@ -144,6 +145,7 @@ func TestDialStartTLS(t *testing.T) {
 	if err := c.Quit(); err != nil {
 		t.Fatal(err)
 	}
+	wait(t, srv) // Quit does not wait for the reply: nothing is marked deleted
 }
 
 // RFC 2595 section 4: StartTLS on a Client dialled in cleartext discards the capabilities
