@@ -275,7 +275,7 @@ func TestSyncExpireZero(t *testing.T) {
 		want   bool
 	}{{pop3.SyncPolicy{}, true}, {pop3.SyncPolicy{Delete: true, DeleteAfter: time.Hour}, true}, {pop3.SyncPolicy{Delete: true}, false}} {
 		t.Run(fmt.Sprint(tc.policy), func(t *testing.T) {
-			c, _ := login(t, &pop3.Options{Account: "a@b"},
+			c, srv := login(t, &pop3.Options{Account: "a@b"},
 				Expect("CAPA"), Reply("+OK", "UIDL", "EXPIRE 0", "."),
 				Expect("UIDL"), Reply("+OK", "."),
 				Expect("LIST"), Reply("+OK", "."),
@@ -285,6 +285,7 @@ func TestSyncExpireZero(t *testing.T) {
 			if err != nil || res.ExpireZero != tc.want {
 				t.Fatalf("ExpireZero %v, err %v; want %v", res.ExpireZero, err, tc.want)
 			}
+			wait(t, srv)
 		})
 	}
 }
@@ -648,7 +649,7 @@ func TestSyncDuplicateUIDsC0041(t *testing.T) {
 // delivered; the copy already stored is not delivered again.
 func TestSyncDuplicateUIDLaterC0041(t *testing.T) {
 	store := newTableStore()
-	first, _ := login(t, &pop3.Options{Account: "a@b"},
+	first, srv1 := login(t, &pop3.Options{Account: "a@b"},
 		Expect("CAPA"), Reply("+OK", "UIDL", "."),
 		Expect("UIDL"), Reply("+OK", "1 same", "."),
 		Expect("LIST"), Reply("+OK", "1 5", "."),
@@ -659,7 +660,8 @@ func TestSyncDuplicateUIDLaterC0041(t *testing.T) {
 	if _, err := first.Sync(context.Background(), store, pop3.SyncPolicy{}, col.deliver); err != nil {
 		t.Fatal(err)
 	}
-	second, _ := login(t, &pop3.Options{Account: "a@b"},
+	wait(t, srv1)
+	second, srv2 := login(t, &pop3.Options{Account: "a@b"},
 		Expect("CAPA"), Reply("+OK", "UIDL", "."),
 		Expect("UIDL"), Reply("+OK", "1 same", "2 same", "."),
 		Expect("LIST"), Reply("+OK", "1 5", "2 5", "."),
@@ -671,6 +673,7 @@ func TestSyncDuplicateUIDLaterC0041(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wait(t, srv2)
 	if fmt.Sprint(col.got) != fmt.Sprint([]string{"copy A\r\n", "copy B\r\n"}) || res.Identical != 1 {
 		t.Errorf("delivered %q, %+v", col.got, res)
 	}

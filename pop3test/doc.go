@@ -87,8 +87,11 @@
 //     UTF8. With ASCII credentials it then sends USER, then PASS after a
 //     positive reply; with non-ASCII ones "AUTH PLAIN <initial response>"
 //     if CAPA lists SASL PLAIN, or USER and PASS in UTF-8 if it lists
-//     "UTF8 USER". When CAPA lists capabilities but not USER, Login sends
-//     AUTH PLAIN if it lists SASL PLAIN, and nothing otherwise.
+//     "UTF8 USER". Where the CAPA before login lists PIPELINING, the CAPA of
+//     the new state goes in the same write as PASS (a script expects "PASS
+//     ..." then "CAPA" and answers both), and later calls send no CAPA.
+//     When CAPA lists capabilities but not USER, Login sends AUTH PLAIN if it
+//     lists SASL PLAIN, and nothing otherwise.
 //   - Auth sends CAPA unless the capabilities are known, then UTF8 when
 //     CAPA lists it, then AUTH with the initial response on the line when
 //     CAPA listed SASL and it fits.
@@ -103,7 +106,9 @@
 //   - Capabilities sends CAPA once; a successful Login or Auth forgets the
 //     answer, so the next Capabilities, RetrEach, TopEach, DeleEach or
 //     ListAll after login sends CAPA again.
-//   - Quit sends QUIT; Close sends nothing.
+//   - Quit sends QUIT; with nothing marked deleted in the session it does
+//     not wait for the reply (the script may leave it out). Close sends
+//     nothing.
 //
 // The test TestClientCommandOrder of package pop3 checks this list.
 //
