@@ -22,18 +22,67 @@ func (c *Client) UIDL() ([]UIDEntry, error) {
 	if err := c.transaction(); err != nil {
 		return nil, err
 	}
-	var list []UIDEntry
-	if err := c.conn.listing("UIDL", 0, collect(parseUIDLine, &list)); err != nil {
+	var uidl uidListing
+	if err := c.conn.listing("UIDL", 0, uidl.add); err != nil {
 		return nil, err
 	}
+	list := uidl.entries()
 	if n := repeatedNumber(list); n > 0 {
 		return nil, fmt.Errorf("pop3: UIDL lists message %d twice: %w", n, ErrMalformed)
 	}
 	return list, nil
 }
 
-// repeatedNumber returns a message number that entries hold twice, or 0.
+// uidListing collects the entries of a UIDL listing line by line (add). The unique-ids
+// are gathered in one buffer and become one string at the end (entries), so that a
+// listing costs a few allocations in all rather than one per entry; a unique-id kept
+// keeps that string alive, a few tens of octets per message of the listing. Until then
+// the entries hold no pointer, so the growing slices cost the garbage collector nothing.
+type uidListing struct {
+	lines  []uidLine
+	octets []byte // the unique-ids, one after the other
+}
+
+// uidLine is an entry of a uidListing: its message number and where its unique-id ends
+// in octets.
+type uidLine struct{ number, end int }
+
+// add parses one line of the listing and records its entry.
+func (u *uidListing) add(line []byte) error {
+	n, uid, err := parseUIDLine(line)
+	if err != nil {
+		return err
+	}
+	u.octets = append(grow(u.octets, len(uid)), uid...)
+	u.lines = append(grow(u.lines, 1), uidLine{number: n, end: len(u.octets)})
+	return nil
+}
+
+// entries returns the entries recorded, their unique-ids sharing one string.
+func (u *uidListing) entries() []UIDEntry {
+	if len(u.lines) == 0 {
+		return nil
+	}
+	list := make([]UIDEntry, len(u.lines))
+	all, start := string(u.octets), 0
+	for i, l := range u.lines {
+		list[i] = UIDEntry{Number: l.number, UID: all[start:l.end]}
+		start = l.end
+	}
+	return list
+}
+
+// repeatedNumber returns a message number that entries hold twice, or 0. A listing in
+// increasing order, as servers send it, is checked in one pass.
 func repeatedNumber(entries []UIDEntry) int {
+	if slices.IsSortedFunc(entries, func(a, b UIDEntry) int { return a.Number - b.Number }) {
+		for i := 1; i < len(entries); i++ {
+			if entries[i].Number == entries[i-1].Number {
+				return entries[i].Number
+			}
+		}
+		return 0
+	}
 	nums := make([]int, len(entries))
 	for i, e := range entries {
 		nums[i] = e.Number
