@@ -14,6 +14,7 @@ import (
 	"github.com/popwire/pop3"
 	"github.com/popwire/pop3/internal/mailutilstest"
 	"github.com/popwire/pop3/internal/realserver"
+	"github.com/popwire/pop3/pop3test"
 )
 
 // BenchmarkSerialRetr times one Retr at a time, each read to its end before the next is
@@ -216,6 +217,37 @@ func serveSplit(c net.Conn, status string, body []byte) {
 			return
 		default:
 			io.WriteString(c, "+OK\r\n")
+		}
+	}
+}
+
+// BenchmarkRetrQuickAck is the cost of TCP_QUICKACK on bulk retrieval, where it brings
+// nothing (pop3test.Mailbox writes with Nagle off): BenchmarkRetr's loop with the default
+// Options and with DisableQuickAck, one system call more per read of the socket.
+//
+//	go test -run '^$' -bench RetrQuickAck -benchmem .
+func BenchmarkRetrQuickAck(b *testing.B) {
+	for _, size := range []int{1 << 20, 64 << 20} {
+		msg := benchMessage(size)
+		addr := (&pop3test.Mailbox{Messages: [][]byte{msg}}).Start(b)
+		for _, disable := range []bool{false, true} {
+			name := fmt.Sprintf("quickack/%dMiB", size>>20)
+			if disable {
+				name = fmt.Sprintf("noquickack/%dMiB", size>>20)
+			}
+			b.Run(name, func(b *testing.B) {
+				c, err := pop3.Dial(addr, &pop3.Options{DisableQuickAck: disable})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				if err := c.Login("user", "pass"); err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(len(msg)))
+				b.ResetTimer()
+				retrLoop(b, c, len(msg))
+			})
 		}
 	}
 }

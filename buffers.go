@@ -29,9 +29,10 @@ var errBufferFull = errors.New("pop3: read buffer full")
 type readBuffer struct {
 	src  io.Reader
 	size int
-	buf  []byte // nil while lent back
-	r, w int    // buf[r:w] is unread
-	err  error  // the error of the last read that returned octets, for the next fill
+	buf  []byte  // nil while lent back
+	pool *[]byte // what readBuffers gave, to give back without an allocation
+	r, w int     // buf[r:w] is unread
+	err  error   // the error of the last read that returned octets, for the next fill
 }
 
 func (b *readBuffer) acquire() {
@@ -39,7 +40,8 @@ func (b *readBuffer) acquire() {
 		return
 	}
 	if b.size == readBufferSize {
-		b.buf = *readBuffers.Get().(*[]byte)
+		b.pool = readBuffers.Get().(*[]byte)
+		b.buf = *b.pool
 	} else {
 		b.buf = make([]byte, b.size)
 	}
@@ -51,9 +53,8 @@ func (b *readBuffer) release() {
 	if b.r < b.w || b.buf == nil || b.size != readBufferSize {
 		return
 	}
-	buf := b.buf
-	b.buf, b.r, b.w = nil, 0, 0
-	readBuffers.Put(&buf)
+	readBuffers.Put(b.pool)
+	b.buf, b.pool, b.r, b.w = nil, nil, 0, 0
 }
 
 // Reset discards what is buffered and reads src from now on.
@@ -127,17 +128,16 @@ func (b *readBuffer) Discard(n int) (int, error) {
 // writes to dst when full and keeps the first write error, which every later Flush
 // returns.
 type writeBuffer struct {
-	dst io.Writer
-	buf []byte // nil while lent back; the octets not sent yet
-	err error
+	dst  io.Writer
+	buf  []byte  // nil while lent back; the octets not sent yet
+	pool *[]byte // what writeBuffers gave
+	err  error
 }
 
 // WriteString buffers s.
 func (b *writeBuffer) WriteString(s string) {
 	for len(s) > 0 && b.err == nil {
-		if b.buf == nil {
-			b.buf = (*writeBuffers.Get().(*[]byte))[:0]
-		}
+		b.acquire()
 		if len(b.buf) == cap(b.buf) {
 			b.send()
 			continue
@@ -153,13 +153,18 @@ func (b *writeBuffer) write(c byte) {
 	if b.err != nil {
 		return
 	}
-	if b.buf == nil {
-		b.buf = (*writeBuffers.Get().(*[]byte))[:0]
-	}
+	b.acquire()
 	if len(b.buf) == cap(b.buf) {
 		b.send()
 	}
 	b.buf = append(b.buf, c)
+}
+
+func (b *writeBuffer) acquire() {
+	if b.buf == nil {
+		b.pool = writeBuffers.Get().(*[]byte)
+		b.buf = (*b.pool)[:0]
+	}
 }
 
 // send writes what is buffered to dst, keeping the buffer.
@@ -179,9 +184,8 @@ func (b *writeBuffer) send() {
 func (b *writeBuffer) Flush() error {
 	b.send()
 	if b.buf != nil {
-		buf := b.buf[:cap(b.buf)]
-		b.buf = nil
-		writeBuffers.Put(&buf)
+		writeBuffers.Put(b.pool)
+		b.buf, b.pool = nil, nil
 	}
 	return b.err
 }

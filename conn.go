@@ -106,8 +106,9 @@ func (c *Conn) setQuickAck(nc net.Conn) {
 	}
 }
 
-// traceReader reads the network and traces what it read. Deadlines are set by the
-// readers above it: one for a whole reply (readLine's callers), one per read of a body.
+// traceReader reads the network and traces what it read, re-arming TCP_QUICKACK first
+// where the Conn has a socket for it. Deadlines are set by the readers above it: one for
+// a whole reply (readLine's callers), one per read of a body.
 type traceReader struct{ c *Conn }
 
 func (t traceReader) Read(p []byte) (int, error) {
@@ -533,6 +534,7 @@ func (c *Conn) readLine(dl *replyDeadline) ([]byte, error) {
 	}
 }
 
+// lineTooLong is readLine's error for a line over MaxLineLength.
 func (c *Conn) lineTooLong() error {
 	return fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine)
 }
