@@ -23,9 +23,10 @@ var errBufferFull = errors.New("pop3: read buffer full")
 // readBuffer is the Conn's read buffer over src (traceReader). It takes its buffer from
 // readBuffers when it first reads and gives it back at release, which the Conn calls
 // where a reply has been read and nothing aliases the buffer any more (after a status
-// line, a listing, the end of a body), if it then holds nothing unread. A buffer of another size than readBufferSize (a MaxLineLength over 64 KiB) is
-// kept, not pooled. Its methods are those of bufio.Reader that the Conn and the body
-// reader use, with the same meaning.
+// line, a listing, the end of a body), if it then holds nothing unread. A buffer of
+// another size than readBufferSize (a MaxLineLength over 64 KiB) is kept, not pooled.
+// Its exported methods are those of bufio.Reader that the body reader uses, with the
+// same meaning; readLine scans the buffer itself.
 type readBuffer struct {
 	src  io.Reader
 	size int
@@ -35,6 +36,7 @@ type readBuffer struct {
 	err  error   // the error of the last read that returned octets, for the next fill
 }
 
+// acquire takes a buffer unless one is held.
 func (b *readBuffer) acquire() {
 	if b.buf != nil {
 		return
@@ -160,6 +162,7 @@ func (b *writeBuffer) write(c byte) {
 	b.buf = append(b.buf, c)
 }
 
+// acquire takes a buffer unless one is held.
 func (b *writeBuffer) acquire() {
 	if b.buf == nil {
 		b.pool = writeBuffers.Get().(*[]byte)
