@@ -3,6 +3,7 @@ package pop3
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // UIDEntry is one line of a UIDL reply: a message and its unique-id, which identifies
@@ -34,13 +35,13 @@ func (c *Client) UIDL() ([]UIDEntry, error) {
 }
 
 // uidListing collects the entries of a UIDL listing line by line (add). The unique-ids
-// are gathered in one buffer and become one string at the end (entries), so that a
+// are gathered in one strings.Builder and become one string at the end (entries), so that a
 // listing costs a few allocations in all rather than one per entry; a unique-id kept
 // keeps that string alive, a few tens of octets per message of the listing. Until then
 // the entries hold no pointer, so the growing slices cost the garbage collector nothing.
 type uidListing struct {
 	lines  []uidLine
-	octets []byte // the unique-ids, one after the other
+	octets strings.Builder // the unique-ids, one after the other
 }
 
 // uidLine is an entry of a uidListing: its message number and where its unique-id ends
@@ -53,8 +54,11 @@ func (u *uidListing) add(line []byte) error {
 	if err != nil {
 		return err
 	}
-	u.octets = append(grow(u.octets, len(uid)), uid...)
-	u.lines = append(grow(u.lines, 1), uidLine{number: n, end: len(u.octets)})
+	if u.octets.Cap()-u.octets.Len() < len(uid) {
+		u.octets.Grow(max(len(uid), u.octets.Len(), 4096)) // doubling, as grow
+	}
+	u.octets.Write(uid)
+	u.lines = append(grow(u.lines, 1), uidLine{number: n, end: u.octets.Len()})
 	return nil
 }
 
@@ -64,7 +68,7 @@ func (u *uidListing) entries() []UIDEntry {
 		return nil
 	}
 	list := make([]UIDEntry, len(u.lines))
-	all, start := string(u.octets), 0
+	all, start := u.octets.String(), 0
 	for i, l := range u.lines {
 		list[i] = UIDEntry{Number: l.number, UID: all[start:l.end]}
 		start = l.end
