@@ -147,8 +147,8 @@ func parseUIDLine(line []byte) (int, []byte, error) {
 		}
 		n = int64(m)
 	}
-	uid, _ := nextField(rest)
-	if err := checkUID(uid); err != nil {
+	uid, err := uidField(rest)
+	if err != nil {
 		return 0, nil, fmt.Errorf("pop3: UIDL line %q: %w", line, unprefixed(err))
 	}
 	return int(n), uid, nil

@@ -100,17 +100,27 @@ func repeatedNumber(entries []UIDEntry) int {
 	return 0
 }
 
-// checkUID accepts any non-empty unique-id without control octets.
-func checkUID(uid []byte) error {
-	if len(uid) == 0 {
-		return fmt.Errorf("%w: missing unique-id", ErrMalformed)
-	}
-	for _, c := range uid {
-		if c < ' ' || c == 0x7f {
-			return fmt.Errorf("%w: unique-id holds the octet %#02x", ErrMalformed, c)
+// uidField returns the unique-id at the start of b, after any blanks: the octets up to
+// the next space or tab, which must be at least one and hold no control octet. It checks
+// and delimits in one pass.
+func uidField(b []byte) ([]byte, error) {
+	b = skipBlanks(b)
+	for i, c := range b {
+		switch {
+		case isBlank(c):
+			return uidOrMissing(b[:i])
+		case c < ' ' || c == 0x7f:
+			return nil, fmt.Errorf("%w: unique-id holds the octet %#02x", ErrMalformed, c)
 		}
 	}
-	return nil
+	return uidOrMissing(b)
+}
+
+func uidOrMissing(uid []byte) ([]byte, error) {
+	if len(uid) == 0 {
+		return nil, fmt.Errorf("%w: missing unique-id", ErrMalformed)
+	}
+	return uid, nil
 }
 
 // NumbersByUID groups the messages of a UIDL listing by unique-id. A server may give two
