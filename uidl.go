@@ -35,9 +35,9 @@ func (c *Client) UIDL() ([]UIDEntry, error) {
 }
 
 // uidListing collects the entries of a UIDL listing line by line (add). The unique-ids
-// are gathered in one strings.Builder and become one string at the end (entries), so that a
-// listing costs a few allocations in all rather than one per entry; a unique-id kept
-// keeps that string alive, a few tens of octets per message of the listing. Until then
+// are gathered in one strings.Builder and become one string at the end (entries), so
+// that a listing costs a few allocations in all rather than one per entry; a unique-id
+// kept keeps that string alive, a few tens of octets per message of the listing. Until then
 // the entries hold no pointer, so the growing slices cost the garbage collector nothing.
 type uidListing struct {
 	lines  []uidLine
@@ -116,6 +116,7 @@ func uidField(b []byte) ([]byte, error) {
 	return uidOrMissing(b)
 }
 
+// uidOrMissing returns uid, or ErrMalformed when it is empty.
 func uidOrMissing(uid []byte) ([]byte, error) {
 	if len(uid) == 0 {
 		return nil, fmt.Errorf("%w: missing unique-id", ErrMalformed)
