@@ -1,7 +1,6 @@
 package pop3
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -48,13 +48,17 @@ type Conn struct {
 	// nc is the network connection; mu guards it, since Close may run in another
 	// goroutine while StartTLS puts a TLS connection in its place.
 	nc      net.Conn
-	r       *bufio.Reader // reads nc through traceReader; only the owner's goroutine
-	w       *bufio.Writer // writes nc through deadlineWriter; the owner, or a batch's writer
+	r       *readBuffer  // reads nc through traceReader; only the owner's goroutine
+	w       *writeBuffer // writes nc through deadlineWriter; the owner, or a batch's writer
 	timeout time.Duration
 	maxLine int
 	// maxEntries bounds the lines of a listing (Options.MaxListingEntries).
 	maxEntries int
 	trace      *tracer // nil without Options.DebugWriter (trace.go)
+	// quickAck is the socket below nc on which each read re-arms TCP_QUICKACK
+	// (quickack.go), or nil; set with nc.
+	quickAck     syscall.RawConn
+	quickAckWant bool // !Options.DisableQuickAck
 
 	// state is who may use the Conn now: one of the conn* states below. The owner's
 	// goroutine moves it between idle, body and batch; broken and closed are final, and
@@ -86,17 +90,29 @@ const (
 func NewConn(nc net.Conn, opts *Options) *Conn {
 	o := opts.withDefaults()
 	c := &Conn{nc: nc, timeout: o.Timeout, maxLine: o.MaxLineLength, maxEntries: o.MaxListingEntries,
-		trace: newTracer(o.DebugWriter)}
-	c.r = bufio.NewReaderSize(traceReader{c}, max(readBufferSize, c.maxLine+2))
-	c.w = bufio.NewWriter(deadlineWriter{c})
+		trace: newTracer(o.DebugWriter), quickAckWant: !o.DisableQuickAck}
+	c.setQuickAck(nc)
+	c.r = &readBuffer{src: traceReader{c}, size: max(readBufferSize, c.maxLine+2)}
+	c.w = &writeBuffer{dst: deadlineWriter{c}}
 	return c
 }
 
-// traceReader reads the network and traces what it read. Deadlines are set by the
-// readers above it: one for a whole reply (readLine's callers), one per read of a body.
+// setQuickAck finds the socket below nc on which reads re-arm TCP_QUICKACK.
+func (c *Conn) setQuickAck(nc net.Conn) {
+	if c.quickAckWant {
+		c.quickAck = quickAckConn(nc)
+	}
+}
+
+// traceReader reads the network and traces what it read, re-arming TCP_QUICKACK first
+// where the Conn has a socket for it. Deadlines are set by the readers above it: one for
+// a whole reply (readLine's callers), one per read of a body.
 type traceReader struct{ c *Conn }
 
 func (t traceReader) Read(p []byte) (int, error) {
+	if t.c.quickAck != nil {
+		rearmQuickAck(t.c.quickAck)
+	}
 	n, err := t.c.nc.Read(p)
 	t.c.trace.server(p[:n])
 	return n, err
@@ -325,7 +341,7 @@ func (c *Conn) writeCommand(keyword string, args []string) {
 	c.w.WriteString(keyword)
 	octets := len(keyword) + 2
 	for _, a := range args {
-		c.w.WriteByte(' ')
+		c.w.write(' ')
 		c.w.WriteString(a)
 		octets += 1 + len(a)
 	}
@@ -469,7 +485,9 @@ func (c *Conn) readStatusWithin(dl *replyDeadline) (Response, error) {
 	if err != nil {
 		return Response{}, c.fail(c.replying(), err)
 	}
-	return c.statusReply(line)
+	resp, err := c.statusReply(line)
+	c.r.release()
+	return resp, err
 }
 
 // readGreeting reads the server's first line within the Timeout and returns it raw, for
@@ -528,40 +546,43 @@ func (dl *replyDeadline) arm(c *Conn) error {
 
 // readLine is the one place that reads a status or listing line, within the reply's
 // deadline dl. It returns the line without its ending (CRLF or a bare LF), valid until the
-// next read. A line longer than the bound fails with ErrLineTooLong, having read no more
-// than the read buffer holds. The caller fails the Conn on error.
+// next read or release. A line longer than the bound fails with ErrLineTooLong, having
+// read no more than the read buffer holds. A line already buffered costs no system call
+// and no clock read. The caller fails the Conn on error.
 func (c *Conn) readLine(dl *replyDeadline) ([]byte, error) {
-	// Until a line ending is buffered, read what comes, and fail as soon as what is
-	// buffered is known to be over the bound, without waiting for the rest of the line.
+	b := c.r
+	scanned := 0 // octets of b.buffered() known to hold no LF
 	for {
-		buf, _ := c.r.Peek(c.r.Buffered())
-		if bytes.IndexByte(buf, '\n') >= 0 {
-			break
-		}
-		if len(buf) > c.maxLine+1 {
-			return nil, fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine)
+		if b.r < b.w {
+			buf := b.buf[b.r:b.w]
+			if i := bytes.IndexByte(buf[scanned:], '\n'); i >= 0 {
+				line := buf[:scanned+i]
+				b.r += scanned + i + 1
+				if n := len(line); n > 0 && line[n-1] == '\r' {
+					line = line[:n-1]
+				}
+				if len(line) > c.maxLine {
+					return nil, c.lineTooLong()
+				}
+				return line, nil
+			}
+			scanned = len(buf)
+			if scanned > c.maxLine+1 {
+				return nil, c.lineTooLong()
+			}
 		}
 		if err := dl.arm(c); err != nil {
 			return nil, err
 		}
-		if _, err := c.r.Peek(len(buf) + 1); err != nil {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				return nil, fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine)
-			}
+		if err := b.fill(); err != nil {
 			return nil, err
 		}
 	}
-	line, err := c.r.ReadSlice('\n')
-	if err == nil {
-		line = line[:len(line)-1]
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
-	}
-	if len(line) > c.maxLine || errors.Is(err, bufio.ErrBufferFull) {
-		return nil, fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine)
-	}
-	return line, err
+}
+
+// lineTooLong is readLine's error for a line over MaxLineLength.
+func (c *Conn) lineTooLong() error {
+	return fmt.Errorf("%w: over %d octets", ErrLineTooLong, c.maxLine)
 }
 
 // DotReader returns a reader for the multi-line body that follows a positive status line:
@@ -634,6 +655,7 @@ func (c *Conn) readListing(dl *replyDeadline, maxOctets int, fn func(line []byte
 			return c.fail(c.answered, err)
 		}
 		if len(line) > 0 && line[0] == '.' {
+			c.r.release()
 			return first
 		}
 		if entries++; entries > c.maxEntries {
@@ -661,6 +683,7 @@ func (c *Conn) replaceConn(nc net.Conn) error {
 		return errClosed
 	}
 	c.nc = nc
+	c.setQuickAck(nc)
 	c.r.Reset(traceReader{c})
 	return nil
 }
@@ -679,6 +702,7 @@ func (c *Conn) readAuthReply() (challenge string, more bool, err error) {
 	if err != nil {
 		return "", false, c.fail(c.replying(), err)
 	}
+	defer c.r.release()
 	if len(line) > 0 && line[0] == '+' && (len(line) == 1 || isBlank(line[1])) {
 		return strings.TrimRight(string(skipBlanks(line[1:])), " \t"), true, nil
 	}

@@ -1,6 +1,9 @@
 package pop3
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // MessageInfo is one message of a ListAll listing: its number in this session, its size in
 // octets as LIST gives it, and its unique-id as UIDL gives it ("" when there is none).
@@ -35,6 +38,7 @@ func (c *Client) listAll(needUIDL bool) (infos []MessageInfo, withUIDL bool, err
 		return nil, false, err
 	}
 	withUIDL = len(caps) == 0 || caps.UIDL() // a server without CAPA may know UIDL
+	var uidl uidListing
 	var uids []UIDEntry
 	var list []ListEntry
 	if withUIDL && caps.Pipelining() {
@@ -47,8 +51,11 @@ func (c *Client) listAll(needUIDL bool) (infos []MessageInfo, withUIDL bool, err
 			case err != nil:
 				return err
 			case i == 0:
-				return c.conn.readListing(nil, 0, collect(parseUIDLine, &uids))
+				err := c.conn.readListing(nil, 0, uidl.add)
+				uids = uidl.entries()
+				return err
 			}
+			list = make([]ListEntry, 0, len(uids))
 			return c.conn.readListing(nil, 0, collect(parseScanLine, &list))
 		})
 	} else {
@@ -90,38 +97,76 @@ func collect[T any](parse func(line []byte) (T, error), list *[]T) func(line []b
 		if err != nil {
 			return err
 		}
-		*list = append(*list, e)
+		*list = append(grow(*list, 1), e)
 		return nil
 	}
+}
+
+// grow makes room in s for n more elements, doubling its capacity when it must grow
+// (append grows a large slice by a quarter, which copies a listing of 100 000 entries
+// about ten times over).
+func grow[S ~[]E, E any](s S, n int) S {
+	if len(s)+n <= cap(s) {
+		return s
+	}
+	return slices.Grow(s, max(n, len(s), 256))
 }
 
 // parseScanLine parses one line of a LIST listing: a message number and a size in octets,
 // whatever follows them ignored.
 func parseScanLine(line []byte) (ListEntry, error) {
 	num, rest := nextField(line)
-	n, err := parseMessageNumber(num)
-	if err != nil {
-		return ListEntry{}, fmt.Errorf("pop3: LIST line %q: %w", line, unprefixed(err))
+	n, ok := listingNumber(num)
+	if !ok || n < 1 || n > maxMessageNumber {
+		m, err := parseMessageNumber(num)
+		if err != nil {
+			return ListEntry{}, fmt.Errorf("pop3: LIST line %q: %w", line, unprefixed(err))
+		}
+		n = int64(m)
 	}
 	size, _ := nextField(rest)
-	s, err := parseDecimal(size)
-	if err != nil {
-		return ListEntry{}, fmt.Errorf("pop3: LIST line %q: %w", line, unprefixed(err))
+	s, ok := listingNumber(size)
+	if !ok {
+		var err error
+		if s, err = parseDecimal(size); err != nil {
+			return ListEntry{}, fmt.Errorf("pop3: LIST line %q: %w", line, unprefixed(err))
+		}
 	}
-	return ListEntry{Number: n, Size: s}, nil
+	return ListEntry{Number: int(n), Size: s}, nil
 }
 
 // parseUIDLine parses one line of a UIDL listing: a message number and a unique-id,
-// whatever follows them ignored.
-func parseUIDLine(line []byte) (UIDEntry, error) {
+// whatever follows them ignored. The unique-id aliases line.
+func parseUIDLine(line []byte) (int, []byte, error) {
 	num, rest := nextField(line)
-	n, err := parseMessageNumber(num)
+	n, ok := listingNumber(num)
+	if !ok || n < 1 || n > maxMessageNumber {
+		m, err := parseMessageNumber(num)
+		if err != nil {
+			return 0, nil, fmt.Errorf("pop3: UIDL line %q: %w", line, unprefixed(err))
+		}
+		n = int64(m)
+	}
+	uid, err := uidField(rest)
 	if err != nil {
-		return UIDEntry{}, fmt.Errorf("pop3: UIDL line %q: %w", line, unprefixed(err))
+		return 0, nil, fmt.Errorf("pop3: UIDL line %q: %w", line, unprefixed(err))
 	}
-	uid, _ := nextField(rest)
-	if err := checkUID(uid); err != nil {
-		return UIDEntry{}, fmt.Errorf("pop3: UIDL line %q: %w", line, unprefixed(err))
+	return int(n), uid, nil
+}
+
+// listingNumber is the fast path of parseDecimal for the numbers of a listing: it takes a
+// field of 1 to 18 ASCII digits, which cannot overflow, and reports false for anything
+// else, which parseDecimal then accepts or refuses with its error.
+func listingNumber(field []byte) (int64, bool) {
+	if len(field) == 0 || len(field) > 18 {
+		return 0, false
 	}
-	return UIDEntry{Number: n, UID: string(uid)}, nil
+	var n int64
+	for _, c := range field {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }

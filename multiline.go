@@ -107,6 +107,7 @@ func (d *DotReader) consume(b []byte) {
 // end consumes the terminating line of n octets and returns the borrowed Conn.
 func (d *DotReader) end(n int) error {
 	d.c.r.Discard(n)
+	d.c.r.release()
 	d.err = io.EOF
 	if d.c.body == d {
 		d.c.body = nil

@@ -62,6 +62,14 @@ type Options struct {
 	// a server such as Courier replaces every message whose header holds raw UTF-8 by a
 	// generated notice.
 	DisableUTF8 bool
+	// DisableQuickAck stops the Conn from turning on TCP_QUICKACK before each read of the
+	// network, as it does by default on Linux when the connection is, or runs over, a
+	// *net.TCPConn (a plain or TLS connection the library dialled, or one from a Dialer).
+	// With delayed ACKs, a server that writes a reply's status line and its body
+	// separately with Nagle's algorithm on (GNU Mailutils, Cyrus, Courier, WildDuck,
+	// perdition, Twisted) holds the body until the client's ACK, about 40 ms later, on
+	// every command; the option costs one system call per read and does nothing elsewhere.
+	DisableQuickAck bool
 	// DebugWriter, when set, receives the protocol transcript: every line both ways, in
 	// the transcript format of package pop3test ("C: " and "S: " lines). Passwords,
 	// every argument of AUTH after the mechanism and every response of a SASL exchange

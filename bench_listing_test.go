@@ -1,0 +1,193 @@
+package pop3_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/popwire/pop3"
+	"github.com/popwire/pop3/pop3test"
+)
+
+// BenchmarkListing reads UIDL and LIST listings of 1 000, 10 000 and 100 000 entries with
+// the Client, against the raw baseline reading the same reply octets from the same
+// pop3test.Mailbox, and from memory (listingConn), where only the client's own work is
+// measured and its allocations are counted without a server's. Each sub-benchmark reports
+// ns/entry and, from memory, allocs/entry.
+//
+//	go test -run '^$' -bench Listing -benchmem .
+func BenchmarkListing(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		mb := listingMailbox(n)
+		addr := mb.Start(b)
+		for _, cmd := range []string{"UIDL", "LIST"} {
+			name := fmt.Sprintf("%s/%d", cmd, n)
+			b.Run("raw/"+name, func(b *testing.B) {
+				s := newRawSession(b, addr)
+				octets := s.replyLength(b, cmd)
+				b.SetBytes(octets)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					s.fetch(b, []byte(cmd+"\r\n"), octets)
+				}
+				perEntry(b, n)
+			})
+			b.Run("client/"+name, func(b *testing.B) {
+				c := benchClient(b, addr)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if got := listOnce(b, c, cmd); got != n {
+						b.Fatalf("%d entries, want %d", got, n)
+					}
+				}
+				perEntry(b, n)
+			})
+			b.Run("memory/"+name, func(b *testing.B) {
+				c := listingClient(b, n)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if got := listOnce(b, c, cmd); got != n {
+						b.Fatalf("%d entries, want %d", got, n)
+					}
+				}
+				perEntry(b, n)
+			})
+		}
+	}
+}
+
+// perEntry reports the time per listing entry.
+func perEntry(b *testing.B, n int) {
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/entry")
+}
+
+// listOnce reads one listing with the Client and returns its length.
+func listOnce(tb testing.TB, c *pop3.Client, cmd string) int {
+	if cmd == "UIDL" {
+		l, err := c.UIDL()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return len(l)
+	}
+	l, err := c.List()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return len(l)
+}
+
+// listingUID is the unique-id of message i in the listing benchmarks: 24 hexadecimal
+// digits, like Dovecot's.
+func listingUID(i int) string { return fmt.Sprintf("%08x%016x", i, uint64(i)*0x9e3779b97f4a7c15) }
+
+// listingMailbox is a mailbox of n small messages with Dovecot-like unique-ids.
+func listingMailbox(n int) *pop3test.Mailbox {
+	msg := []byte("Subject: x\r\n\r\nbody\r\n")
+	mb := &pop3test.Mailbox{Messages: make([][]byte, n), UIDs: make([]string, n)}
+	for i := range n {
+		mb.Messages[i] = msg
+		mb.UIDs[i] = listingUID(i + 1)
+	}
+	return mb
+}
+
+// listingClient is a Client logged in over a listingConn of n entries.
+func listingClient(tb testing.TB, n int) *pop3.Client {
+	c, err := pop3.NewClient(newListingConn(n), &pop3.Options{AllowInsecureAuth: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.Login("user", "pass"); err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// TestListingAllocations checks the allocation target of the listings: reading a UIDL or
+// LIST listing of 100 000 entries allocates a bounded number of times, not once per entry
+// (the slices grow by doubling, the unique-ids share one string).
+func TestListingAllocations(t *testing.T) {
+	const n = 100_000
+	c := listingClient(t, n)
+	for _, cmd := range []string{"UIDL", "LIST"} {
+		allocs := testing.AllocsPerRun(5, func() {
+			if got := listOnce(t, c, cmd); got != n {
+				t.Fatalf("%s: %d entries, want %d", cmd, got, n)
+			}
+		})
+		if allocs > 100 {
+			t.Errorf("%s of %d entries: %.0f allocations, want at most 100 (none per entry)", cmd, n, allocs)
+		}
+	}
+}
+
+// listingConn is a net.Conn to a server in memory that answers UIDL and LIST with listings
+// of n entries made once, CAPA with PIPELINING and UIDL, and any other command with "+OK".
+type listingConn struct {
+	uidl, list []byte
+	pending    []byte
+}
+
+func newListingConn(n int) *listingConn {
+	m := &listingConn{pending: []byte("+OK ready\r\n")}
+	m.uidl = append(m.uidl, "+OK\r\n"...)
+	m.list = append(m.list, "+OK\r\n"...)
+	for i := 1; i <= n; i++ {
+		m.uidl = fmt.Appendf(m.uidl, "%d %s\r\n", i, listingUID(i))
+		m.list = fmt.Appendf(m.list, "%d %d\r\n", i, 1000+i%5000)
+	}
+	m.uidl = append(m.uidl, ".\r\n"...)
+	m.list = append(m.list, ".\r\n"...)
+	return m
+}
+
+func (m *listingConn) Read(p []byte) (int, error) {
+	if len(m.pending) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, m.pending)
+	m.pending = m.pending[n:]
+	return n, nil
+}
+
+// Write answers every command line in p, after whatever is still pending.
+func (m *listingConn) Write(p []byte) (int, error) {
+	for _, line := range bytes.SplitAfter(p, []byte("\n")) {
+		switch {
+		case len(line) == 0:
+		case bytes.HasPrefix(line, []byte("UIDL")):
+			m.queue(m.uidl)
+		case bytes.HasPrefix(line, []byte("LIST")):
+			m.queue(m.list)
+		case bytes.HasPrefix(line, []byte("CAPA")):
+			m.queue([]byte("+OK\r\nUSER\r\nUIDL\r\n.\r\n"))
+		default:
+			m.queue([]byte("+OK\r\n"))
+		}
+	}
+	return len(p), nil
+}
+
+// queue puts reply after the pending octets, sharing it when nothing is pending.
+func (m *listingConn) queue(reply []byte) {
+	if len(m.pending) == 0 {
+		m.pending = reply
+	} else {
+		m.pending = append(slices.Clip(m.pending), reply...)
+	}
+}
+
+func (m *listingConn) Close() error        { return nil }
+func (m *listingConn) LocalAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+func (m *listingConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 110}
+}
+func (m *listingConn) SetDeadline(time.Time) error      { return nil }
+func (m *listingConn) SetReadDeadline(time.Time) error  { return nil }
+func (m *listingConn) SetWriteDeadline(time.Time) error { return nil }
