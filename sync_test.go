@@ -728,6 +728,9 @@ func TestSyncFile(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("directory holds %d entries, want only the state file", len(entries))
 	}
+	if _, err := pop3.OpenSyncFile(filepath.Join(dir, "missing", "state")); err == nil {
+		t.Error("OpenSyncFile in a directory that does not exist: no error")
+	}
 	for name, content := range map[string]string{
 		"empty":     "",
 		"foreign":   "{\"json\": true}\n",

@@ -31,16 +31,16 @@ type SyncFile struct {
 // syncFileMagic is the first line of a state file, naming the format and its version.
 const syncFileMagic = "pop3-sync-state 1"
 
-// OpenSyncFile opens (or creates) the embedded default store: one file per account.
+// OpenSyncFile opens (or creates) the embedded default store: one file per account. A
+// file that does not exist yet is an empty state, written by the first Commit; its
+// directory must exist and be writable.
 func OpenSyncFile(path string) (*SyncFile, error) {
 	f := &SyncFile{path: path}
-	if _, err := f.read(); err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
-		if err := f.write(SyncState{}); err != nil {
-			return nil, err
-		}
+	if _, err := f.read(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("pop3: sync file: %w", err)
 	}
 	return f, nil
 }
@@ -54,6 +54,9 @@ func (f *SyncFile) Load(account string) (SyncState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st, err := f.read()
+	if errors.Is(err, os.ErrNotExist) {
+		return SyncState{}, nil // not written yet
+	}
 	if err != nil {
 		return SyncState{}, err
 	}
