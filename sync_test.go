@@ -19,51 +19,28 @@ import (
 	. "github.com/popwire/pop3/pop3test"
 )
 
-// tableStore is a SyncStore the way an app keeps its state in its own database: a table
-// keyed by account and unique-id, and a row per account. It is the "about 30 lines" the
-// SyncStore documentation promises; commits fail once failAfter reaches zero.
+// tableStore is the database-style store of ExampleSyncStore (dbStore) with what the tests
+// need besides: it counts the commits, and they fail once failAfter reaches zero.
 type tableStore struct {
-	mu        sync.Mutex
-	rows      map[[2]string]pop3.SyncRecord // (account, uid) -> record
-	logins    map[string]time.Time
+	dbStore
+	failMu    sync.Mutex
 	commits   int
 	failAfter int // commits that succeed before the rest fail; <0 never fails
 }
 
 func newTableStore() *tableStore {
-	return &tableStore{rows: map[[2]string]pop3.SyncRecord{}, logins: map[string]time.Time{}, failAfter: -1}
-}
-
-func (s *tableStore) Load(account string) (pop3.SyncState, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := pop3.SyncState{Account: account, LastLogin: s.logins[account]}
-	for key, rec := range s.rows {
-		if key[0] == account {
-			st.Records = append(st.Records, rec)
-		}
-	}
-	return st, nil
+	return &tableStore{dbStore: dbStore{rows: map[[2]string]pop3.SyncRecord{}, logins: map[string]time.Time{}}, failAfter: -1}
 }
 
 func (s *tableStore) Commit(ch pop3.SyncChange) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
 	if s.failAfter == 0 {
 		return errors.New("disk full")
 	}
 	s.failAfter--
 	s.commits++
-	for _, uid := range ch.Forget {
-		delete(s.rows, [2]string{ch.Account, uid})
-	}
-	for _, rec := range ch.Put {
-		s.rows[[2]string{ch.Account, rec.UID}] = rec
-	}
-	if !ch.LastLogin.IsZero() {
-		s.logins[ch.Account] = ch.LastLogin
-	}
-	return nil
+	return s.dbStore.Commit(ch)
 }
 
 // uids returns the unique-ids the store holds for account, sorted.
