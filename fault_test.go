@@ -644,6 +644,9 @@ func replayTCP(t *testing.T, rec *recording, offset int, kind faultKind, timeout
 // TestFaultCutEveryOffset replays the recorded sessions over TCP with the connection cut
 // after every offset of the server's octets, from 0 (nothing sent) to the whole session.
 func TestFaultCutEveryOffset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: thousands of TCP connections; TestFaultStallEveryOffset covers every offset in fake time")
+	}
 	for _, s := range faultSessions {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
@@ -677,6 +680,9 @@ func TestFaultStallEveryOffset(t *testing.T) {
 // TestFaultStallSampledTCP stalls real sockets at a sample of offsets, with a real 50 ms
 // Timeout: the deadlines of a TCP connection end the stall as the fake ones do.
 func TestFaultStallSampledTCP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: thousands of TCP connections; TestFaultStallEveryOffset covers every offset in fake time")
+	}
 	const samples = 12
 	for _, s := range faultSessions {
 		t.Run(s.name, func(t *testing.T) {

@@ -70,6 +70,9 @@ type Server struct {
 // instance (SIGTERM to the master, waiting until it is gone) and removes the directory.
 func Start(t testing.TB, msgs []Message) *Server {
 	t.Helper()
+	if testing.Short() && !realserver.Required() {
+		t.Skipf("%s: -short runs no real server; set %s=1 to run it anyway", "dovecottest", realserver.EnvVar)
+	}
 	bin := realserver.FindBinary("dovecot", "/usr/sbin", "/usr/local/sbin")
 	if bin == "" {
 		realserver.Unavailable(t, "dovecottest", "dovecot binary not found (PATH, /usr/sbin, /usr/local/sbin)")

@@ -71,6 +71,9 @@ var hashes = map[string]string{
 // it is gone) and removes the directory.
 func Start(t testing.TB, msgs []realserver.Message) *Server {
 	t.Helper()
+	if testing.Short() && !realserver.Required() {
+		t.Skipf("%s: -short runs no real server; set %s=1 to run it anyway", "mailutilstest", realserver.EnvVar)
+	}
 	bin := realserver.FindBinary("pop3d", "/usr/sbin", "/usr/local/sbin")
 	if bin == "" {
 		realserver.Unavailable(t, "mailutilstest", "pop3d binary not found (PATH, /usr/sbin, /usr/local/sbin)")
