@@ -165,7 +165,9 @@ func TestHostileEndlessStatusLine(t *testing.T) {
 		if opening := len("+OK ready\r\n-ERR\r\n"); cc.octets() > opening+buffer {
 			t.Errorf("MaxLineLength %d: read %d octets after the greeting and the CAPA reply", maxLine, cc.octets()-opening)
 		}
-		if limit := uint64(buffer + 64<<10); cost > limit {
+		// The 64 KiB read buffer is lent from a sync.Pool, which may hand out a new one
+		// (and under the race detector drops what it is given at random): allow two.
+		if limit := uint64(buffer + 2*64<<10); cost > limit {
 			t.Errorf("MaxLineLength %d: the session allocated %d octets, over %d", maxLine, cost, limit)
 		}
 		t.Logf("MaxLineLength %d: failed after reading %d octets, %d allocated", bound, cc.octets(), cost)
