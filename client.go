@@ -98,8 +98,8 @@ func (c *Client) Stat() (count int, size int64, err error) {
 
 // ListEntry is one line of a LIST reply: a message and its size in octets.
 type ListEntry struct {
-	Number int
-	Size   int64
+	Number int   // the message number, valid in this session only
+	Size   int64 // the size in octets the server gives
 }
 
 // List returns the number and size of every message not marked deleted. It sends a bare

@@ -8,9 +8,9 @@ import (
 // MessageInfo is one message of a ListAll listing: its number in this session, its size in
 // octets as LIST gives it, and its unique-id as UIDL gives it ("" when there is none).
 type MessageInfo struct {
-	Number int
-	Size   int64
-	UID    string
+	Number int    // the message number, valid in this session only
+	Size   int64  // the size in octets, as LIST gives it
+	UID    string // the unique-id, as UIDL gives it; "" without one
 }
 
 // ListAll returns the number, size and unique-id of every message not marked deleted, in

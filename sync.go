@@ -267,7 +267,7 @@ func (c *Client) PlanSync(ctx context.Context, store SyncStore, policy SyncPolic
 func loadState(store SyncStore, account string) (SyncState, error) {
 	state, err := store.Load(account)
 	if err != nil {
-		return SyncState{}, fmt.Errorf("pop3: sync store: %w", err)
+		return SyncState{}, fmt.Errorf("pop3: sync store: %w", unprefixed(err))
 	}
 	if state.Account != "" && state.Account != account {
 		return SyncState{}, fmt.Errorf("%w: it holds %q, the session is %q", ErrForeignStore, state.Account, account)
@@ -354,7 +354,7 @@ func withContext(ctx context.Context, c *Client, fn func() error) error {
 		if err == nil {
 			return fmt.Errorf("pop3: sync: %w", ctx.Err())
 		}
-		return fmt.Errorf("pop3: sync: %w: %w", ctx.Err(), err)
+		return fmt.Errorf("pop3: sync: %w: %w", ctx.Err(), unprefixed(err))
 	}
 	return err
 }
@@ -434,7 +434,7 @@ func (p *SyncPlan) Run(ctx context.Context, deliver func(m SyncMessage, body io.
 	}
 	if err != nil {
 		r.res.Kept = listed
-		return r.res, errors.Join(fetchErr, fmt.Errorf("pop3: sync: the server may not have removed the messages marked deleted: %w", err))
+		return r.res, errors.Join(fetchErr, fmt.Errorf("pop3: sync: the server may not have removed the messages marked deleted: %w", unprefixed(err)))
 	}
 	r.res.Deleted = len(dele)
 	r.res.Kept = listed - len(dele)
@@ -456,7 +456,7 @@ func (p *SyncPlan) Run(ctx context.Context, deliver func(m SyncMessage, body io.
 		ch.Forget = append(ch.Forget, uid)
 	}
 	if err := p.store.Commit(ch); err != nil {
-		return r.res, errors.Join(fetchErr, fmt.Errorf("pop3: sync store: %w", err))
+		return r.res, errors.Join(fetchErr, fmt.Errorf("pop3: sync store: %w", unprefixed(err)))
 	}
 	return r.res, fetchErr
 }
@@ -572,7 +572,7 @@ func (r *syncRun) commit() error {
 	}
 	if err := r.p.store.Commit(ch); err != nil {
 		r.stored = nil // nothing unrecorded may be deleted
-		return fmt.Errorf("pop3: sync store: %w", err)
+		return fmt.Errorf("pop3: sync store: %w", unprefixed(err))
 	}
 	if r.meta != nil {
 		r.res.Forgotten = len(r.meta.Forget)
@@ -618,7 +618,7 @@ func (c *Client) SyncBaseline(ctx context.Context, store SyncStore) (int, error)
 		ch.Put = append(ch.Put, rec)
 	}
 	if err := store.Commit(ch); err != nil {
-		return 0, fmt.Errorf("pop3: sync store: %w", err)
+		return 0, fmt.Errorf("pop3: sync store: %w", unprefixed(err))
 	}
 	plan.ran = true
 	c.Quit()
@@ -648,7 +648,7 @@ func MarkForRemoval(store SyncStore, account string, uids ...string) error {
 		return nil
 	}
 	if err := store.Commit(ch); err != nil {
-		return fmt.Errorf("pop3: sync store: %w", err)
+		return fmt.Errorf("pop3: sync store: %w", unprefixed(err))
 	}
 	return nil
 }

@@ -187,9 +187,10 @@ func TestSyncCutBeforeQuitReply(t *testing.T) {
 	)
 	var col collector
 	res, err := c.Sync(context.Background(), store, pop3.SyncPolicy{Delete: true}, col.deliver)
-	if err == nil || !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Fatalf("Sync error %v, want one matching io.ErrUnexpectedEOF", err)
+	if err == nil || !errors.Is(err, io.ErrUnexpectedEOF) || !errors.Is(err, pop3.ErrBroken) {
+		t.Fatalf("Sync error %v, want one matching io.ErrUnexpectedEOF and ErrBroken", err)
 	}
+	checkPrefixOnce(t, err)
 	if res.Deleted != 0 || res.Fetched != 1 {
 		t.Errorf("result %+v", res)
 	}
@@ -533,6 +534,7 @@ func TestSyncCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
+	checkPrefixOnce(t, err)
 	if res.Deleted != 0 || mb.Remaining() != 50 {
 		t.Fatalf("deleted %d, %d left", res.Deleted, mb.Remaining())
 	}
@@ -719,9 +721,11 @@ func TestSyncFile(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "s")
 			os.WriteFile(p, []byte(content), 0o600)
-			if _, err := pop3.OpenSyncFile(p); !errors.Is(err, pop3.ErrDamagedSyncFile) {
-				t.Errorf("OpenSyncFile: %v, want ErrDamagedSyncFile", err)
+			_, err := pop3.OpenSyncFile(p)
+			if !errors.Is(err, pop3.ErrDamagedSyncFile) {
+				t.Fatalf("OpenSyncFile: %v, want ErrDamagedSyncFile", err)
 			}
+			checkPrefixOnce(t, err)
 		})
 	}
 }

@@ -40,7 +40,7 @@ func OpenSyncFile(path string) (*SyncFile, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("pop3: sync file: %w", err)
+		return nil, fmt.Errorf("pop3: sync file: %w", unprefixed(err))
 	}
 	return f, nil
 }
@@ -79,11 +79,11 @@ func (f *SyncFile) Commit(ch SyncChange) error {
 func (f *SyncFile) read() (SyncState, error) {
 	data, err := os.ReadFile(f.path)
 	if err != nil {
-		return SyncState{}, fmt.Errorf("pop3: sync file: %w", err)
+		return SyncState{}, fmt.Errorf("pop3: sync file: %w", unprefixed(err))
 	}
 	st, err := parseSyncFile(data)
 	if err != nil {
-		return SyncState{}, fmt.Errorf("pop3: sync file %s: %w", f.path, err)
+		return SyncState{}, fmt.Errorf("pop3: sync file %s: %w", f.path, unprefixed(err))
 	}
 	f.state = st
 	return st, nil
@@ -94,12 +94,12 @@ func (f *SyncFile) write(st SyncState) error {
 	dir := filepath.Dir(f.path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(f.path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("pop3: sync file: %w", err)
+		return fmt.Errorf("pop3: sync file: %w", unprefixed(err))
 	}
 	fail := func(err error) error {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return fmt.Errorf("pop3: sync file: %w", err)
+		return fmt.Errorf("pop3: sync file: %w", unprefixed(err))
 	}
 	if _, err := tmp.Write(formatSyncFile(st)); err != nil {
 		return fail(err)
@@ -112,10 +112,10 @@ func (f *SyncFile) write(st SyncState) error {
 	}
 	if err := os.Rename(tmp.Name(), f.path); err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("pop3: sync file: %w", err)
+		return fmt.Errorf("pop3: sync file: %w", unprefixed(err))
 	}
 	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("pop3: sync file: %w", err)
+		return fmt.Errorf("pop3: sync file: %w", unprefixed(err))
 	}
 	f.state = st
 	return nil
@@ -252,7 +252,7 @@ func parseSyncFile(data []byte) (SyncState, error) {
 	line := 0
 	seen := make(map[string]bool)
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("line %d: %s: %w", line, fmt.Sprintf(format, args...), ErrDamagedSyncFile)
+		return fmt.Errorf("line %d: %s: %w", line, fmt.Sprintf(format, args...), unprefixed(ErrDamagedSyncFile))
 	}
 	for sc.Scan() {
 		line++
@@ -323,16 +323,16 @@ func parseSyncFile(data []byte) (SyncState, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return SyncState{}, fmt.Errorf("line %d: %w: %w", line+1, ErrDamagedSyncFile, err)
+		return SyncState{}, fmt.Errorf("line %d: %w: %w", line+1, unprefixed(ErrDamagedSyncFile), err)
 	}
 	if line == 0 {
-		return SyncState{}, fmt.Errorf("empty file: %w", ErrDamagedSyncFile)
+		return SyncState{}, fmt.Errorf("empty file: %w", unprefixed(ErrDamagedSyncFile))
 	}
 	if len(data) > 0 && data[len(data)-1] != '\n' {
-		return SyncState{}, fmt.Errorf("line %d: cut short: %w", line, ErrDamagedSyncFile)
+		return SyncState{}, fmt.Errorf("line %d: cut short: %w", line, unprefixed(ErrDamagedSyncFile))
 	}
 	if len(st.Records) > 0 && st.Account == "" {
-		return SyncState{}, fmt.Errorf("records without an account: %w", ErrDamagedSyncFile)
+		return SyncState{}, fmt.Errorf("records without an account: %w", unprefixed(ErrDamagedSyncFile))
 	}
 	return st, nil
 }

@@ -9,8 +9,8 @@ import (
 // UIDEntry is one line of a UIDL reply: a message and its unique-id, which identifies
 // the message across sessions while message numbers last for one session only.
 type UIDEntry struct {
-	Number int
-	UID    string
+	Number int    // the message number, valid in this session only
+	UID    string // the unique-id, opaque
 }
 
 // UIDL returns the unique-id of every message not marked deleted. It sends a bare UIDL,
