@@ -10,10 +10,25 @@ import (
 )
 
 // Proxy forwards connections to target, delivering everything it receives oneWay after it
-// arrived, in each direction: a round trip through it costs 2×oneWay. It returns the
-// proxy's address; a cleanup registered with tb closes it and its connections.
+// arrived, in each direction: a round trip through it costs 2×oneWay. A new connection
+// reaches target at once (the client's connect completes on 127.0.0.1): only data is
+// delayed. It returns the proxy's address; a cleanup registered with tb closes it and its
+// connections.
 func Proxy(tb testing.TB, target string, oneWay time.Duration) string {
 	tb.Helper()
+	return proxy(tb, target, oneWay, 0)
+}
+
+// Link is Proxy with the TCP handshake of a real link as well: a new connection reaches
+// target 3×oneWay after the client connected (SYN, SYN-ACK, and the ACK on which the
+// server's accept returns), so that a greeting the server sends at once arrives 2 round
+// trips after the client began to connect, as over a link of that round trip.
+func Link(tb testing.TB, target string, oneWay time.Duration) string {
+	tb.Helper()
+	return proxy(tb, target, oneWay, 3*oneWay)
+}
+
+func proxy(tb testing.TB, target string, oneWay, handshake time.Duration) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -21,9 +36,11 @@ func Proxy(tb testing.TB, target string, oneWay time.Duration) string {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var conns []net.Conn
+	closed := false
 	tb.Cleanup(func() {
 		l.Close()
 		mu.Lock()
+		closed = true
 		for _, c := range conns {
 			c.Close()
 		}
@@ -38,17 +55,33 @@ func Proxy(tb testing.TB, target string, oneWay time.Duration) string {
 			if err != nil {
 				return
 			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
 			mu.Lock()
-			conns = append(conns, in, out)
+			conns = append(conns, in)
 			mu.Unlock()
-			wg.Add(2)
-			go func() { defer wg.Done(); delayCopy(out, in, oneWay) }()
-			go func() { defer wg.Done(); delayCopy(in, out, oneWay) }()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// What the client sends before the handshake is over waits in the socket and
+				// then takes oneWay like the rest.
+				time.Sleep(handshake)
+				out, err := net.Dial("tcp", target)
+				if err != nil {
+					in.Close()
+					return
+				}
+				mu.Lock()
+				if closed {
+					mu.Unlock()
+					out.Close()
+					in.Close()
+					return
+				}
+				conns = append(conns, out)
+				mu.Unlock()
+				wg.Add(2)
+				go func() { defer wg.Done(); delayCopy(out, in, oneWay) }()
+				go func() { defer wg.Done(); delayCopy(in, out, oneWay) }()
+			}()
 		}
 	}()
 	return l.Addr().String()
