@@ -37,6 +37,7 @@ type maildir struct {
 	tag     string         // digest of the account, in the names of its tmp files
 	have    map[string]int // names in new/ or cur/ (without the ":2," flags): foundOnDisk or storedNow
 	seq     int            // numbers this run's tmp files
+	pid     int            // in this run's tmp file names
 
 	queue   chan *queued   // messages for the writer goroutine
 	free    chan *queued   // buffers the writer is done with
@@ -73,7 +74,7 @@ func openMaildir(dir, account string) (*maildir, error) {
 		}
 	}
 	sum := sha256.Sum256([]byte(account))
-	m := &maildir{dir: dir, account: account, tag: hex.EncodeToString(sum[:6]), have: make(map[string]int)}
+	m := &maildir{dir: dir, account: account, tag: hex.EncodeToString(sum[:6]), have: make(map[string]int), pid: os.Getpid()}
 	stale, err := filepath.Glob(filepath.Join(dir, "tmp", "popsync-"+m.tag+"-*"))
 	if err != nil {
 		return nil, err
@@ -203,7 +204,7 @@ var safeAccount = regexp.MustCompile(`[^A-Za-z0-9@._-]+`)
 // files of the account were removed and the pid tells runs apart.
 func (m *maildir) tmpName() string {
 	m.seq++
-	return filepath.Join(m.dir, "tmp", fmt.Sprintf("popsync-%s-%d-%d", m.tag, os.Getpid(), m.seq))
+	return filepath.Join(m.dir, "tmp", fmt.Sprintf("popsync-%s-%d-%d", m.tag, m.pid, m.seq))
 }
 
 // deliver stores one message, CRLF turned into LF; flush makes it durable.
