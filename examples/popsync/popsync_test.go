@@ -241,16 +241,23 @@ func TestLFWriter(t *testing.T) {
 	}
 }
 
-// deliver hands small messages to the writer goroutine and streams one over maxQueued
-// itself; both land in new/ with LF line ends once flushed, the same message again in one
-// file, and tmp/ is left empty.
-func TestMaildirDeliver(t *testing.T) {
+// testMaildir opens a new Maildir for one account; a cleanup closes it.
+func testMaildir(t *testing.T) (string, *maildir) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "Maildir")
 	md, err := openMaildir(dir, "alice@example.org")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer md.close()
+	t.Cleanup(md.close)
+	return dir, md
+}
+
+// deliver hands small messages to the writer goroutine and streams one over maxQueued
+// itself; both land in new/ with LF line ends once flushed, the same message again in one
+// file, and tmp/ is left empty.
+func TestMaildirDeliver(t *testing.T) {
+	dir, md := testMaildir(t)
 	big := "Subject: big\r\n\r\n" + strings.Repeat("0123456789abcdef\r\n", maxQueued/18+10)
 	msgs := []string{"Subject: a\r\n\r\none\r\n", big, "Subject: b\r\n\r\ntwo\rthree\r\n", "Subject: a\r\n\r\none\r\n"}
 	for i, m := range msgs {
@@ -275,12 +282,7 @@ func TestMaildirDeliver(t *testing.T) {
 // A write that fails makes the next flush fail, and every deliver and flush after it:
 // no Commit can then record a message that is not stored.
 func TestMaildirWriteFails(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "Maildir")
-	md, err := openMaildir(dir, "alice@example.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer md.close()
+	dir, md := testMaildir(t)
 	if err := os.Remove(filepath.Join(dir, "tmp")); err != nil {
 		t.Fatal(err)
 	}
