@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/popwire/pop3"
 )
@@ -20,22 +21,52 @@ import (
 // and the content, so a run that was killed after storing a message but before recording
 // it finds the file and does not store it again.
 //
-// The files are made durable in groups: flush makes every file delivered since the last
-// flush durable, with one syncfs(2) on Linux (elsewhere an fsync of each file, run
-// concurrently so that the file system commits them together, and then of new/), and
-// durableStore calls it before each Commit of the sync state. So a unique-id is recorded
-// only once its message is on disk, which is the order Sync needs, at a fraction of the
-// cost of two fsyncs per message.
+// deliver reads a message (CRLF turned into LF) and hands it to a writer goroutine, which
+// creates, writes and renames the file while the next message arrives; a message over
+// maxQueued is written by deliver itself. The files are made durable in groups: flush
+// waits for the writer, then makes every file delivered since the last flush durable, with
+// one syncfs(2) on Linux (elsewhere an fsync of each file, run concurrently so that the
+// file system commits them together, and then of new/), and durableStore calls it before
+// each Commit of the sync state. So a unique-id is recorded only once its message is on
+// disk, which is the order Sync needs, at a fraction of the cost of two fsyncs per
+// message. A write that fails fails every later deliver and flush, so no Commit records
+// a message that is not stored.
 type maildir struct {
 	dir     string
 	account string
-	tag     string          // digest of the account, in the names of its tmp files
-	have    map[string]bool // names already in new/ or cur/ (without the ":2," flags)
-	pending []string        // files renamed into new/ and not yet fsynced
+	tag     string         // digest of the account, in the names of its tmp files
+	have    map[string]int // names in new/ or cur/ (without the ":2," flags): foundOnDisk or storedNow
+	seq     int            // numbers this run's tmp files
+	pid     int            // in this run's tmp file names
+
+	queue   chan *queued   // messages for the writer goroutine
+	free    chan *queued   // buffers the writer is done with
+	written sync.WaitGroup // messages queued and not yet written
+	stopped chan struct{}  // closed when the writer goroutine has returned
+	early   chan struct{}  // asks the early flusher for a syncfs
+	flushed chan struct{}  // closed when the early flusher has returned
+
+	mu      sync.Mutex
+	err     error    // the first failed write; sticky
+	pending []string // files renamed into new/ and not yet flushed
 }
 
+// queued is a message waiting for the writer: its tmp and final names and its octets.
+type queued struct {
+	tmp, final string
+	data       []byte
+}
+
+// maxQueued is the largest message deliver hands to the writer goroutine; a larger one is
+// streamed to its file without being held in memory. queueDepth bounds the messages
+// waiting, so at most about queueDepth×maxQueued octets are held.
+const (
+	maxQueued  = 1 << 20
+	queueDepth = 32
+)
+
 // openMaildir creates dir/{tmp,new,cur}, removes the account's tmp files left by a killed
-// run, and notes which messages are already there.
+// run, notes which messages are already there, and starts the writer; close stops it.
 func openMaildir(dir, account string) (*maildir, error) {
 	for _, sub := range []string{"tmp", "new", "cur"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
@@ -43,7 +74,7 @@ func openMaildir(dir, account string) (*maildir, error) {
 		}
 	}
 	sum := sha256.Sum256([]byte(account))
-	m := &maildir{dir: dir, account: account, tag: hex.EncodeToString(sum[:6]), have: make(map[string]bool)}
+	m := &maildir{dir: dir, account: account, tag: hex.EncodeToString(sum[:6]), have: make(map[string]int), pid: os.Getpid()}
 	stale, err := filepath.Glob(filepath.Join(dir, "tmp", "popsync-"+m.tag+"-*"))
 	if err != nil {
 		return nil, err
@@ -60,10 +91,105 @@ func openMaildir(dir, account string) (*maildir, error) {
 		}
 		for _, e := range entries {
 			name, _, _ := strings.Cut(e.Name(), ":")
-			m.have[name] = true
+			m.have[name] = foundOnDisk
 		}
 	}
+	m.queue = make(chan *queued, queueDepth)
+	m.free = make(chan *queued, queueDepth+1)
+	m.stopped = make(chan struct{})
+	m.early = make(chan struct{}, 1)
+	m.flushed = make(chan struct{})
+	go m.writer()
+	go m.earlyFlusher()
 	return m, nil
+}
+
+// close stops the writer and the early flusher once they are done.
+func (m *maildir) close() {
+	close(m.queue)
+	<-m.stopped
+	close(m.early)
+	<-m.flushed
+}
+
+// earlyEvery is how many files the writer writes between two early flushes.
+const earlyEvery = 64
+
+// earlyFlusher starts writing out the files already written, while the next messages
+// arrive, so that the flush before a Commit, which has to wait for its syncfs, finds
+// little left to write. It only saves time: flush does not count on it.
+func (m *maildir) earlyFlusher() {
+	defer close(m.flushed)
+	for range m.early {
+		syncAll(m.dir) // a failure shows again in flush's own syncfs
+	}
+}
+
+// writer writes the queued messages, in order, until the queue is closed.
+func (m *maildir) writer() {
+	defer close(m.stopped)
+	n := 0
+	for q := range m.queue {
+		if m.failed() == nil {
+			m.placed(q.tmp, q.final, createFile(q.tmp, func(f *os.File) error {
+				_, err := f.Write(q.data)
+				return err
+			}))
+		}
+		if n++; n%earlyEvery == 0 {
+			select {
+			case m.early <- struct{}{}:
+			default: // one is still running
+			}
+		}
+		m.written.Done()
+		select {
+		case m.free <- q:
+		default:
+		}
+	}
+}
+
+// failed returns the error of the first write that failed.
+func (m *maildir) failed() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.err
+}
+
+// placed renames the file tmp, written unless err says otherwise, to final; the outcome
+// goes to m.err or m.pending.
+func (m *maildir) placed(tmp, final string, err error) {
+	if err == nil {
+		if err = os.Rename(tmp, final); err != nil {
+			os.Remove(tmp)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		if m.err == nil {
+			m.err = err
+		}
+		return
+	}
+	m.pending = append(m.pending, final)
+}
+
+// createFile creates the new file path and fills it with write; on failure it removes it.
+func createFile(path string, write func(*os.File) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
 
 // statePath returns the name of the account's sync state file: in the Maildir directory,
@@ -74,41 +200,94 @@ func (m *maildir) statePath() string {
 
 var safeAccount = regexp.MustCompile(`[^A-Za-z0-9@._-]+`)
 
+// tmpName returns a name in tmp/ for the next message: this run's own, since the stale
+// files of the account were removed and the pid tells runs apart.
+func (m *maildir) tmpName() string {
+	m.seq++
+	return filepath.Join(m.dir, "tmp", fmt.Sprintf("popsync-%s-%d-%d", m.tag, m.pid, m.seq))
+}
+
 // deliver stores one message, CRLF turned into LF; flush makes it durable.
 func (m *maildir) deliver(msg pop3.SyncMessage, body io.Reader) error {
-	tmp, err := os.CreateTemp(filepath.Join(m.dir, "tmp"), "popsync-"+m.tag+"-*")
+	if err := m.failed(); err != nil {
+		return err
+	}
+	var q *queued
+	select {
+	case q = <-m.free:
+	default:
+		q = new(queued)
+	}
+	// Read up to maxQueued octets (the size LIST gave is a hint for the buffer only).
+	buf := bytes.NewBuffer(q.data[:0])
+	buf.Grow(int(min(max(msg.Size, 0), maxQueued) + bytes.MinRead))
+	n, err := buf.ReadFrom(io.LimitReader(body, maxQueued+1))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // gone after the rename; removes it on failure
+	if n > maxQueued {
+		return m.deliverLarge(msg, io.MultiReader(bytes.NewReader(buf.Bytes()), body))
+	}
+	q.data = crlfToLF(buf.Bytes())
+	sum := sha256.Sum256(q.data)
+	name := m.fileName(msg.UID, sum[:])
+	if m.stored(name, sum[:]) {
+		return nil
+	}
+	m.have[name] = storedNow
+	q.tmp, q.final = m.tmpName(), filepath.Join(m.dir, "new", name)
+	m.written.Add(1)
+	m.queue <- q
+	return nil
+}
+
+// deliverLarge streams a message over maxQueued octets to its file: it is written to
+// tmp/ first, since its name needs the digest of all of it.
+func (m *maildir) deliverLarge(msg pop3.SyncMessage, body io.Reader) error {
+	tmp := m.tmpName()
 	h := sha256.New()
-	w := bufio.NewWriterSize(io.MultiWriter(tmp, h), 64<<10)
-	lf := &lfWriter{w: w}
-	_, err = io.Copy(lf, body)
-	if err == nil {
-		err = lf.Close()
-	}
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	err := createFile(tmp, func(f *os.File) error {
+		w := bufio.NewWriterSize(io.MultiWriter(f, h), 64<<10)
+		lf := &lfWriter{w: w}
+		if _, err := io.Copy(lf, body); err != nil {
+			return err
+		}
+		if err := lf.Close(); err != nil {
+			return err
+		}
+		return w.Flush()
+	})
 	if err != nil {
 		return err
 	}
 	sum := h.Sum(nil)
 	name := m.fileName(msg.UID, sum)
-	final := filepath.Join(m.dir, "new", name)
-	if m.have[name] && sameContent(m.dir, name, sum) {
-		return nil // stored by an earlier run that did not get to record it
+	if m.stored(name, sum) {
+		os.Remove(tmp)
+		return nil
 	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return err
+	m.have[name] = storedNow
+	m.placed(tmp, filepath.Join(m.dir, "new", name), nil)
+	return m.failed()
+}
+
+// Values of maildir.have.
+const (
+	foundOnDisk = 1 // by openMaildir: left by an earlier run
+	storedNow   = 2 // by this run
+)
+
+// stored reports whether the message name, whose content has the SHA-256 sum, is already
+// stored: by this run (the name carries the digest), or by an earlier one that did not
+// get to record it and left the whole file.
+func (m *maildir) stored(name string, sum []byte) bool {
+	switch m.have[name] {
+	case storedNow:
+		return true
+	case foundOnDisk:
+		return sameContent(m.dir, name, sum)
 	}
-	m.have[name] = true
-	m.pending = append(m.pending, final)
-	return nil
+	return false
 }
 
 // sameContent reports whether the message name, in new/ or cur/, holds the octets whose
@@ -133,9 +312,15 @@ func sameContent(dir, name string, sum []byte) bool {
 	return false
 }
 
-// flush makes the messages delivered since the last flush durable: their data, then
-// their names in new/.
+// flush waits for the writer, then makes the messages delivered since the last flush
+// durable: their data, then their names in new/.
 func (m *maildir) flush() error {
+	m.written.Wait()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return m.err
+	}
 	if len(m.pending) == 0 {
 		return nil
 	}
@@ -255,4 +440,24 @@ func (l *lfWriter) Close() error {
 		return err
 	}
 	return nil
+}
+
+// crlfToLF turns CRLF into LF in b, in place, and returns the shortened slice; a CR not
+// followed by LF is kept.
+func crlfToLF(b []byte) []byte {
+	i := bytes.Index(b, []byte("\r\n"))
+	if i < 0 {
+		return b
+	}
+	w := i
+	for r := i + 1; r < len(b); {
+		j := bytes.Index(b[r:], []byte("\r\n"))
+		if j < 0 {
+			w += copy(b[w:], b[r:])
+			break
+		}
+		w += copy(b[w:], b[r:r+j])
+		r += j + 1
+	}
+	return b[:w]
 }

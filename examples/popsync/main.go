@@ -135,6 +135,7 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) (pop3.SyncResult, e
 	if err != nil {
 		return pop3.SyncResult{}, err
 	}
+	defer md.close()
 	file, err := pop3.OpenSyncFile(md.statePath())
 	if err != nil {
 		return pop3.SyncResult{}, err

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -206,8 +209,22 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// The CRLF-to-LF writer keeps a lone CR, also across writes.
+// The CRLF-to-LF writer keeps a lone CR, also across writes; crlfToLF, the in-place
+// conversion of the messages held in memory, does the same.
 func TestLFWriter(t *testing.T) {
+	for in, want := range map[string]string{
+		"a\r\nb\rc\r\r\nd\r": "a\nb\rc\r\nd\r",
+		"":                   "",
+		"\r\n":               "\n",
+		"\r\r\n\r\n":         "\r\n\n",
+		"no line ends":       "no line ends",
+		"x\r\ny\r\nz":        "x\ny\nz",
+		"\n\r":               "\n\r",
+	} {
+		if got := string(crlfToLF([]byte(in))); got != want {
+			t.Errorf("crlfToLF(%q) = %q, want %q", in, got, want)
+		}
+	}
 	for _, chunk := range []int{1, 2, 3, 1000} {
 		in := "a\r\nb\rc\r\r\nd\r"
 		var out bytes.Buffer
@@ -221,5 +238,69 @@ func TestLFWriter(t *testing.T) {
 		if got, want := out.String(), "a\nb\rc\r\nd\r"; got != want {
 			t.Errorf("chunk %d: %q, want %q", chunk, got, want)
 		}
+	}
+}
+
+// testMaildir opens a new Maildir for one account; a cleanup closes it.
+func testMaildir(t *testing.T) (string, *maildir) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "Maildir")
+	md, err := openMaildir(dir, "alice@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(md.close)
+	return dir, md
+}
+
+// deliver hands small messages to the writer goroutine and streams one over maxQueued
+// itself; both land in new/ with LF line ends once flushed, the same message again in one
+// file, and tmp/ is left empty.
+func TestMaildirDeliver(t *testing.T) {
+	dir, md := testMaildir(t)
+	big := "Subject: big\r\n\r\n" + strings.Repeat("0123456789abcdef\r\n", maxQueued/18+10)
+	msgs := []string{"Subject: a\r\n\r\none\r\n", big, "Subject: b\r\n\r\ntwo\rthree\r\n", "Subject: a\r\n\r\none\r\n"}
+	for i, m := range msgs {
+		uid := fmt.Sprint(i % 3)
+		if err := md.deliver(pop3.SyncMessage{Number: i + 1, UID: uid, Size: int64(len(m))}, strings.NewReader(m)); err != nil {
+			t.Fatalf("message %d: %v", i+1, err)
+		}
+	}
+	if err := md.flush(); err != nil {
+		t.Fatal(err)
+	}
+	var want [][]byte
+	for _, m := range msgs[:3] {
+		want = append(want, []byte(m))
+	}
+	sameMessages(t, maildirMessages(t, dir), lf(want))
+	if tmp, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(tmp) != 0 {
+		t.Errorf("tmp/ holds %d files after the flush", len(tmp))
+	}
+}
+
+// A write that fails makes the next flush fail, and every deliver and flush after it:
+// no Commit can then record a message that is not stored.
+func TestMaildirWriteFails(t *testing.T) {
+	dir, md := testMaildir(t)
+	if err := os.Remove(filepath.Join(dir, "tmp")); err != nil {
+		t.Fatal(err)
+	}
+	msg := pop3.SyncMessage{Number: 1, UID: "u1", Size: 5}
+	if err := md.deliver(msg, strings.NewReader("a\r\n\r\n")); err != nil {
+		t.Fatalf("deliver, before the writer ran: %v", err)
+	}
+	if err := md.flush(); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("flush after a failed write: %v, want ErrNotExist", err)
+	}
+	msg.Number, msg.UID = 2, "u2"
+	if err := md.deliver(msg, strings.NewReader("b\r\n\r\n")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("deliver after a failed write: %v, want ErrNotExist", err)
+	}
+	if err := md.flush(); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("second flush after a failed write: %v, want ErrNotExist", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "new")); len(entries) != 0 {
+		t.Errorf("new/ holds %d files", len(entries))
 	}
 }
