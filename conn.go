@@ -146,7 +146,11 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 	return d.c.nc.Write(p)
 }
 
-// NetConn returns the underlying connection.
+// NetConn returns the underlying connection: the one given to NewConn or dialled, or the
+// *tls.Conn after STLS. Below a TLS connection the library made (DialTLS, DialContext,
+// STLS), on Linux and unless Options.DisableQuickAck is set, the TCP connection is
+// wrapped so that its reads turn TCP_QUICKACK on; the wrapper's NetConn method returns
+// the *net.TCPConn.
 func (c *Conn) NetConn() net.Conn {
 	c.mu.Lock()
 	defer c.mu.Unlock()
