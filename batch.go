@@ -70,10 +70,13 @@ func (f *inFlight) push(cmd sentCommand) {
 	f.cond.Broadcast()
 }
 
-// pop forgets the oldest command, whose status line has been read.
-func (f *inFlight) pop() {
+// pop forgets the oldest command, whose status line has been read, and returns it as
+// errors show it ("" when none was in flight).
+func (f *inFlight) pop() string {
 	f.lock()
+	display := ""
 	if f.head < len(f.cmds) {
+		display = f.cmds[f.head].display
 		f.octets -= f.cmds[f.head].octets
 		f.cmds[f.head] = sentCommand{}
 		f.head++
@@ -89,6 +92,7 @@ func (f *inFlight) pop() {
 	if wake {
 		f.cond.Broadcast()
 	}
+	return display
 }
 
 // lowWater reports whether the window is empty, or has drained to three quarters of its
@@ -251,7 +255,7 @@ func (c *Conn) runBatch(b *batch) error {
 // reply is a failure, and the batch goes on; stop is the error that ends the batch:
 // handle's, or what broke the Conn.
 func (c *Conn) batchReply(b *batch, i int, handle func(int, io.Reader) error) (failure, stop error) {
-	if _, err := c.readStatus(); err != nil {
+	if err := c.readPositive(); err != nil {
 		if isNegative(err) {
 			return err, nil
 		}

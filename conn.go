@@ -33,8 +33,8 @@ const (
 
 // Conn is a POP3 connection below the Client: it sends commands and reads status lines,
 // listings and dot-stuffed bodies, for callers that need a command the Client never sends.
-// Every reply must arrive whole within the Options' Timeout, and every read of a message
-// body within it. After a timeout, a cut, an over-long line, a reply that answers no
+// Every reply must arrive whole within the Options' Timeout, and a message body must not
+// stop arriving for longer (within an eighth more: see Options.Timeout). After a timeout, a cut, an over-long line, a reply that answers no
 // command or a body that could not be read to its end, the Conn is out of step with the
 // server and every later call returns the error that broke it, which matches ErrBroken.
 //
@@ -55,8 +55,11 @@ type Conn struct {
 	// maxEntries bounds the lines of a listing (Options.MaxListingEntries).
 	maxEntries int
 	trace      *tracer // nil without Options.DebugWriter (trace.go)
-	// quickAck is the socket below nc on which each read re-arms TCP_QUICKACK
-	// (quickack.go), or nil; set with nc.
+	// sock is nc read through quickAckTCP, which turns TCP_QUICKACK on whenever a read
+	// waits, when nc is a *net.TCPConn; quickAck is the socket found below another nc, on
+	// which each read re-arms it (quickack.go). Both nil when nc's reads do it
+	// themselves (TLS over a quickAckTCP) or with DisableQuickAck; set with nc.
+	sock         *quickAckTCP
 	quickAck     syscall.RawConn
 	quickAckWant bool // !Options.DisableQuickAck
 
@@ -70,6 +73,9 @@ type Conn struct {
 	broken error
 	// body is the body lent in the body state, or by the running batch; nil otherwise.
 	body *DotReader
+	// bodyArmed is when a read of a body last set nc's read deadline (armBodyRead), or
+	// zero once anything else has set it since.
+	bodyArmed time.Time
 	// answered is the command whose status line was read last, as errors show it: a
 	// listing or body read after it belongs to its reply.
 	answered string
@@ -97,23 +103,35 @@ func NewConn(nc net.Conn, opts *Options) *Conn {
 	return c
 }
 
-// setQuickAck finds the socket below nc on which reads re-arm TCP_QUICKACK.
+// setQuickAck chooses how reads of nc turn TCP_QUICKACK on (quickack.go).
 func (c *Conn) setQuickAck(nc net.Conn) {
-	if c.quickAckWant {
-		c.quickAck = quickAckConn(nc)
+	c.sock, c.quickAck = nil, nil
+	if !c.quickAckWant || readsQuickAck(nc) {
+		return
 	}
+	if q, ok := withQuickAck(nc, true).(*quickAckTCP); ok {
+		c.sock = q
+		return
+	}
+	c.quickAck = quickAckConn(nc)
 }
 
-// traceReader reads the network and traces what it read, re-arming TCP_QUICKACK first
-// where the Conn has a socket for it. Deadlines are set by the readers above it: one for
-// a whole reply (readLine's callers), one per read of a body.
+// traceReader reads the network and traces what it read: through sock, or re-arming
+// TCP_QUICKACK first where the Conn has a socket for it. Deadlines are set by the readers
+// above it: one for a whole reply (readLine's callers), one for the reads of a body.
 type traceReader struct{ c *Conn }
 
 func (t traceReader) Read(p []byte) (int, error) {
-	if t.c.quickAck != nil {
-		rearmQuickAck(t.c.quickAck)
+	var n int
+	var err error
+	if t.c.sock != nil {
+		n, err = t.c.sock.Read(p)
+	} else {
+		if t.c.quickAck != nil {
+			rearmQuickAck(t.c.quickAck)
+		}
+		n, err = t.c.nc.Read(p)
 	}
-	n, err := t.c.nc.Read(p)
 	t.c.trace.server(p[:n])
 	return n, err
 }
@@ -128,7 +146,11 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 	return d.c.nc.Write(p)
 }
 
-// NetConn returns the underlying connection.
+// NetConn returns the underlying connection: the one given to NewConn or dialled, or the
+// *tls.Conn after STLS. Below a TLS connection the library made (DialTLS, DialContext,
+// STLS), on Linux and unless Options.DisableQuickAck is set, the TCP connection is
+// wrapped so that its reads turn TCP_QUICKACK on; the wrapper's NetConn method returns
+// the *net.TCPConn.
 func (c *Conn) NetConn() net.Conn {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -513,10 +535,27 @@ func (c *Conn) replying() string {
 	return "greeting"
 }
 
+// readPositive is readStatus for a caller that needs only whether the reply is positive
+// (a batch): a positive status line is taken as the reply to the oldest command in flight
+// without being parsed into a Response; a negative one is returned as its *Error.
+func (c *Conn) readPositive() error {
+	var dl replyDeadline
+	line, err := c.readLine(&dl)
+	if err != nil {
+		return c.fail(c.replying(), err)
+	}
+	if isPositive(line) {
+		c.answered = c.flight.pop()
+	} else {
+		_, err = c.statusReply(line)
+	}
+	c.r.release()
+	return err
+}
+
 // statusReply turns a status line into the reply to the oldest command in flight.
 func (c *Conn) statusReply(line []byte) (Response, error) {
-	command := c.flight.oldest()
-	c.flight.pop()
+	command := c.flight.pop()
 	c.answered = command
 	resp := ParseResponse(line)
 	if !resp.OK {
@@ -541,7 +580,28 @@ func (dl *replyDeadline) arm(c *Conn) error {
 		return nil
 	}
 	dl.armed = true
+	c.bodyArmed = time.Time{}
 	return c.nc.SetReadDeadline(time.Now().Add(c.timeout))
+}
+
+// armBodyRead sets the read deadline before a read of a body waits on the network. The
+// deadline set is the Timeout and a slack of an eighth of it past the moment it is set,
+// and it is set again only once that slack has passed; so a read that receives nothing
+// fails at least a Timeout and at most 9/8 of it after it began to wait, and a body that
+// keeps streaming in costs a clock read per wait, not a new deadline each time. skipBy,
+// when set, is the one deadline of the skipping of a body (DotReader.Close).
+func (c *Conn) armBodyRead(skipBy time.Time) error {
+	if !skipBy.IsZero() {
+		c.bodyArmed = time.Time{}
+		return c.nc.SetReadDeadline(skipBy)
+	}
+	slack := c.timeout / 8
+	now := time.Now()
+	if !c.bodyArmed.IsZero() && now.Sub(c.bodyArmed) < slack {
+		return nil
+	}
+	c.bodyArmed = now
+	return c.nc.SetReadDeadline(now.Add(c.timeout + slack))
 }
 
 // readLine is the one place that reads a status or listing line, within the reply's
@@ -683,6 +743,7 @@ func (c *Conn) replaceConn(nc net.Conn) error {
 		return errClosed
 	}
 	c.nc = nc
+	c.bodyArmed = time.Time{}
 	c.setQuickAck(nc)
 	c.r.Reset(traceReader{c})
 	return nil
@@ -757,7 +818,7 @@ func (c *Conn) startTLS(ctx context.Context, cfg *tls.Config) error {
 		c.Close()
 		return err
 	}
-	tc := tls.Client(c.NetConn(), cfg)
+	tc := tls.Client(withQuickAck(c.NetConn(), c.quickAckWant), cfg)
 	if err := handshake(ctx, tc, c.timeout); err != nil {
 		return c.fail("STLS", fmt.Errorf("handshake: %w", err))
 	}

@@ -242,3 +242,58 @@ func must(r io.ReadCloser, err error) io.Reader {
 type iotestErrReader struct{ err error }
 
 func (r iotestErrReader) Read([]byte) (int, error) { return 0, r.err }
+
+// A body may stream in for much longer than the Timeout, each octet well within it, and a
+// stall after it fails at least a Timeout and at most 9/8 of it after the last octet
+// (Options.Timeout: the deadline of a body's waits is set again only once an eighth of the
+// Timeout has passed). An 800 ms Timeout, a line every 40 ms for 4 s, then silence;
+// synctest's clock makes the figures exact.
+func TestBodyStallDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 800 * time.Millisecond
+		client, wait := pipePeer(nil, func(r *bufio.Reader, server net.Conn) {
+			if _, err := r.ReadString('\n'); err != nil {
+				return
+			}
+			if _, err := io.WriteString(server, "+OK\r\n"); err != nil {
+				return
+			}
+			for range 100 {
+				time.Sleep(40 * time.Millisecond)
+				if _, err := io.WriteString(server, "a body line\r\n"); err != nil {
+					return
+				}
+			}
+			time.Sleep(time.Minute)
+		})
+		defer wait()
+		c := pop3.NewConn(client, &pop3.Options{Timeout: timeout})
+		if err := c.Cmd("RETR", "1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.ReadResponse(); err != nil {
+			t.Fatal(err)
+		}
+		body := c.DotReader()
+		start := time.Now()
+		last, octets := start, 0
+		var buf [64]byte
+		var err error
+		for err == nil {
+			var n int
+			n, err = body.Read(buf[:])
+			if n > 0 {
+				last, octets = time.Now(), octets+n
+			}
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.Is(err, pop3.ErrBroken) {
+			t.Fatalf("body: %v after %d octets; want a timeout", err, octets)
+		}
+		if octets != 100*len("a body line\r\n") || last.Sub(start) != 4*time.Second {
+			t.Errorf("read %d octets for %v; want the whole stream, 4s", octets, last.Sub(start))
+		}
+		if stall := time.Since(last); stall <= timeout || stall > timeout+timeout/8 {
+			t.Errorf("the stall failed after %v; want more than %v and at most %v", stall, timeout, timeout+timeout/8)
+		}
+	})
+}

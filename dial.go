@@ -285,7 +285,7 @@ func isLoopbackHost(host string) bool {
 func startSession(ctx context.Context, nc net.Conn, host, hostport string, opts *Options, security Security) (*Client, error) {
 	conn := nc
 	if security == SecurityImplicitTLS {
-		tc := tls.Client(nc, opts.tlsConfig(host))
+		tc := tls.Client(withQuickAck(nc, !opts.withDefaults().DisableQuickAck), opts.tlsConfig(host))
 		if err := handshake(ctx, tc, opts.withDefaults().Timeout); err != nil {
 			nc.Close()
 			var rerr tls.RecordHeaderError

@@ -80,12 +80,8 @@ func (d *DotReader) span(max int, wait bool) ([]byte, error) {
 		if !wait {
 			return nil, nil
 		}
-		// Every read of a body has its own deadline; skipping the rest has one in all.
-		deadline := time.Now().Add(d.c.timeout)
-		if !d.skipBy.IsZero() && d.skipBy.Before(deadline) {
-			deadline = d.skipBy
-		}
-		err := d.c.nc.SetReadDeadline(deadline)
+		// A wait for the body has a deadline; skipping the rest has one in all.
+		err := d.c.armBodyRead(d.skipBy)
 		if err == nil {
 			_, err = r.Peek(len(buf) + 1)
 		}

@@ -11,9 +11,12 @@ import (
 type Options struct {
 	// Timeout bounds every wait on the server: the dial, the TLS handshake, the greeting,
 	// each reply (a status line, or a status line and its whole listing, however slowly
-	// its lines arrive), each read of a message body, the skipping of the rest of a body
-	// left unread (in all; past it the connection is broken), each write. Zero means one
-	// minute.
+	// its lines arrive), each wait for more of a message body, the skipping of the rest of
+	// a body left unread (in all; past it the connection is broken), each write. Zero
+	// means one minute. A body may stream in for any time, but a wait for its next octets
+	// fails after at least Timeout and at most 9/8 Timeout: its deadline, Timeout and an
+	// eighth of it after the moment it is set, is set again only once that eighth has
+	// passed, not before every read.
 	Timeout time.Duration
 	// TLSConfig is used by DialTLS, DialStartTLS, DialContext, and StartTLS when given nil.
 	// It is cloned, never modified; ServerName defaults to the dialled host, and a
@@ -62,13 +65,16 @@ type Options struct {
 	// a server such as Courier replaces every message whose header holds raw UTF-8 by a
 	// generated notice.
 	DisableUTF8 bool
-	// DisableQuickAck stops the Conn from turning on TCP_QUICKACK before each read of the
+	// DisableQuickAck stops the Conn from turning on TCP_QUICKACK before it waits on the
 	// network, as it does by default on Linux when the connection is, or runs over, a
 	// *net.TCPConn (a plain or TLS connection the library dialled, or one from a Dialer).
 	// With delayed ACKs, a server that writes a reply's status line and its body
 	// separately with Nagle's algorithm on (GNU Mailutils, Cyrus, Courier, WildDuck,
 	// perdition, Twisted) holds the body until the client's ACK, about 40 ms later, on
-	// every command; the option costs one system call per read and does nothing elsewhere.
+	// every command. Where the Conn reads the socket itself (a *net.TCPConn, and the one
+	// below a TLS connection the library made) it costs one system call each time a read
+	// finds nothing to read and has to wait; below a TLS connection or a wrapper made by
+	// the caller, one per read of it. It does nothing elsewhere.
 	DisableQuickAck bool
 	// DebugWriter, when set, receives the protocol transcript: every line both ways, in
 	// the transcript format of package pop3test ("C: " and "S: " lines). Passwords,

@@ -49,16 +49,21 @@ func (c *Client) DeleEach(nums []int) error {
 // numbers and keeps the deleted set; the Conn's batch does the rest.
 func (c *Client) each(keyword string, nums []int, extra []string, fn func(int, io.Reader) error) error {
 	first := make([]string, len(nums))
-	seen := make(map[int]bool)
+	var seen map[int]bool // DELE's: a message is marked deleted once
+	if fn == nil {
+		seen = make(map[int]bool, len(nums))
+	}
 	for i, n := range nums {
 		num, err := c.message(n)
 		if err != nil {
 			return err
 		}
-		if fn == nil && seen[n] {
-			return fmt.Errorf("%w: message %d is listed twice", ErrInvalidArgument, n)
+		if fn == nil {
+			if seen[n] {
+				return fmt.Errorf("%w: message %d is listed twice", ErrInvalidArgument, n)
+			}
+			seen[n] = true
 		}
-		seen[n] = true
 		first[i] = num
 	}
 	if len(nums) == 0 {

@@ -25,7 +25,7 @@ type Response struct {
 // "-ERR"); fields are separated by any run of spaces and tabs. A bracketed word at the start
 // of the text is taken as the response code whether or not the server listed RESP-CODES.
 func ParseResponse(line []byte) Response {
-	r := Response{OK: len(line) > 0 && line[0] == '+'}
+	r := Response{OK: isPositive(line)}
 	rest := skipBlanks(line[indexBlank(line):])
 	if len(rest) > 0 && rest[0] == '[' {
 		if end := bytes.IndexByte(rest, ']'); end > 1 && isCode(rest[1:end]) {
@@ -36,6 +36,9 @@ func ParseResponse(line []byte) Response {
 	r.Text = string(bytes.TrimRight(rest, " \t"))
 	return r
 }
+
+// isPositive reports whether a status line is positive: it begins with "+".
+func isPositive(line []byte) bool { return len(line) > 0 && line[0] == '+' }
 
 // isCode reports whether b can be the inside of an RFC 2449 response code: printable
 // ASCII with no space and no "]".

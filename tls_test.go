@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -42,8 +43,20 @@ func TestDialContextImplicitTLS(t *testing.T) {
 	if c.Greeting() != "ready over TLS" {
 		t.Errorf("greeting %q", c.Greeting())
 	}
-	if _, ok := c.Conn().NetConn().(*tls.Conn); !ok {
-		t.Errorf("NetConn is %T, want *tls.Conn", c.Conn().NetConn())
+	tc, ok := c.Conn().NetConn().(*tls.Conn)
+	if !ok {
+		t.Fatalf("NetConn is %T, want *tls.Conn", c.Conn().NetConn())
+	}
+	// Conn.NetConn: on Linux the TCP connection below is wrapped, and its NetConn
+	// returns it.
+	if w, ok := tc.NetConn().(interface{ NetConn() net.Conn }); runtime.GOOS != "linux" {
+		if _, ok := tc.NetConn().(*net.TCPConn); !ok {
+			t.Errorf("below TLS: %T, want *net.TCPConn", tc.NetConn())
+		}
+	} else if !ok {
+		t.Errorf("below TLS: %T, want a wrapper with a NetConn method", tc.NetConn())
+	} else if _, ok := w.NetConn().(*net.TCPConn); !ok {
+		t.Errorf("below the wrapper: %T, want *net.TCPConn", w.NetConn())
 	}
 	if err := c.Login("alice", "secret"); err != nil {
 		t.Fatal(err)
