@@ -43,9 +43,13 @@ import (
 // reply or final line that never comes is a timeout or a cut, never a hang or a message
 // that looks whole; later calls fail), V0002 and C0023 (bodies unstuffed, CRLF kept).
 
-// faultTimeout is the Options.Timeout of the stalled replays (fake time in the bubble, a
-// real 50 ms in the sampled TCP stalls).
-const faultTimeout = 50 * time.Millisecond
+// faultTimeout is the Options.Timeout of the stalled replays in the bubble (fake time);
+// faultTCPTimeout that of the sampled TCP stalls, real time, long enough that a busy
+// machine's scheduler rarely makes the server later than the client's deadline.
+const (
+	faultTimeout    = 50 * time.Millisecond
+	faultTCPTimeout = 250 * time.Millisecond
+)
 
 // faultLongLine is longer than faultOptions' MaxLineLength: a body line that no status or
 // listing line could be.
@@ -410,7 +414,7 @@ func (r *recording) check(t *testing.T, nc net.Conn, opts *pop3.Options, offset 
 		fail("the greeting took %v, beyond the Timeout", elapsed)
 	}
 	if err != nil {
-		// Over TCP a busy machine may delay a greeting sent whole beyond a 50 ms Timeout.
+		// Over TCP a busy machine may delay a greeting sent whole beyond its Timeout.
 		if offset >= r.ends[0] && (settle != nil || kind == faultCut) {
 			fail("greeting: %v, although it was sent whole", err)
 		}
@@ -479,7 +483,7 @@ func (r *recording) check(t *testing.T, nc net.Conn, opts *pop3.Options, offset 
 			// A call whose replies were all sent fails only over TCP: the server closing
 			// with the client's commands unread sends a reset, which may discard what
 			// the client had not read yet, and a busy machine may delay a reply beyond
-			// a 50 ms Timeout.
+			// its Timeout.
 			if offset >= r.replyEnd(i) && settle != nil {
 				fail("%s: %v, although its replies were sent whole", call.name, err)
 			}
@@ -504,8 +508,7 @@ func kindName(k faultKind) string {
 
 // script returns the steps of a pop3test.Server that plays rec up to offset and then
 // cuts the connection or stalls.
-func (r *recording) script(offset int, kind faultKind) []pop3test.Step {
-	var steps []pop3test.Step
+func (r *recording) script(offset int, kind faultKind) (steps []pop3test.Step, expects int) {
 	left := offset
 	for k, reply := range r.replies {
 		if k > 0 {
@@ -513,6 +516,7 @@ func (r *recording) script(offset int, kind faultKind) []pop3test.Step {
 				break
 			}
 			steps = append(steps, pop3test.ExpectRaw(r.lines[k-1]))
+			expects++
 		}
 		n := min(left, len(reply))
 		if n > 0 {
@@ -524,9 +528,9 @@ func (r *recording) script(offset int, kind faultKind) []pop3test.Step {
 		}
 	}
 	if kind == faultStall {
-		return append(steps, pop3test.Stall(time.Minute))
+		return append(steps, pop3test.Stall(time.Minute)), expects
 	}
-	return append(steps, pop3test.Cut())
+	return append(steps, pop3test.Cut()), expects
 }
 
 // pipeReplay is the server of a replay over net.Pipe in a synctest bubble: it checks the
@@ -631,13 +635,22 @@ func replayPipe(t *testing.T, rec *recording, offset int, kind faultKind) {
 
 // replayTCP plays rec at offset against a pop3test.Server.
 func replayTCP(t *testing.T, rec *recording, offset int, kind faultKind, timeout time.Duration) {
-	srv := pop3test.NewServer(t, rec.script(offset, kind)...)
+	steps, expects := rec.script(offset, kind)
+	srv := pop3test.NewServer(t, steps...)
 	nc, err := net.Dial("tcp", srv.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec.check(t, nc, faultOptions(timeout), offset, kind, nil)
 	nc.Close()
+	if kind == faultStall {
+		// On a busy machine the client's Timeout may end before the server's goroutine
+		// has read the client's last line and reached the stall: let it get there (it
+		// has the lines), or Close would fail the script in the middle.
+		for wait := time.Now().Add(10 * time.Second); len(srv.Received()) < expects && time.Now().Before(wait); {
+			time.Sleep(time.Millisecond)
+		}
+	}
 	srv.Close()
 	if err := srv.Wait(); err != nil {
 		t.Fatalf("offset %d (%s): %v", offset, kindName(kind), err)
@@ -680,7 +693,7 @@ func TestFaultStallEveryOffset(t *testing.T) {
 	}
 }
 
-// TestFaultStallSampledTCP stalls real sockets at a sample of offsets, with a real 50 ms
+// TestFaultStallSampledTCP stalls real sockets at a sample of offsets, with a real 250 ms
 // Timeout: the deadlines of a TCP connection end the stall as the fake ones do.
 func TestFaultStallSampledTCP(t *testing.T) {
 	if testing.Short() {
@@ -694,7 +707,7 @@ func TestFaultStallSampledTCP(t *testing.T) {
 			tried := 0
 			for i := range samples {
 				offset := i * rec.total / (samples - 1)
-				replayTCP(t, rec, offset, faultStall, faultTimeout)
+				replayTCP(t, rec, offset, faultStall, faultTCPTimeout)
 				tried++
 			}
 			t.Logf("%s: stalled at %d of %d offsets over TCP", s.name, tried, rec.total+1)
