@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -132,6 +133,12 @@ var handedOut = struct {
 // FreePorts returns n distinct ports that were free on 127.0.0.1 a moment ago and that it
 // has not returned before in this process. (Another process may still take one before the
 // server binds it: StartRetrying tries again then.)
+//
+// The ports are taken below the kernel's ephemeral range, from which the listeners of
+// ":0" (pop3test servers, the latency proxies) and the local ends of outgoing connections
+// get theirs: otherwise a port released here could be given to a test server of another
+// test before the real server binds it, and WaitReady's probes would connect to that test
+// server.
 func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
@@ -141,21 +148,49 @@ func FreePorts(n int) ([]int, error) {
 	}()
 	handedOut.Lock()
 	defer handedOut.Unlock()
+	low := ephemeralLow()
 	ports := make([]int, 0, n)
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 10000 {
+			return nil, fmt.Errorf("no %d free ports below %d", n, low)
 		}
-		ls = append(ls, l) // held open until the end, so the kernel gives another port next
-		port := l.Addr().(*net.TCPAddr).Port
+		port := lowestPort + mathrand.IntN(low-lowestPort)
 		if handedOut.ports[port] {
 			continue
 		}
+		l, err := net.Listen("tcp", Addr(port))
+		if err != nil {
+			continue // taken
+		}
+		ls = append(ls, l) // held open until the end
 		handedOut.ports[port] = true
 		ports = append(ports, port)
 	}
 	return ports, nil
+}
+
+// lowestPort is the lowest port FreePorts returns: below it lie the registered ports of
+// services a machine may run.
+const lowestPort = 20000
+
+// ephemeralLow returns the lowest port of the kernel's ephemeral range
+// (/proc/sys/net/ipv4/ip_local_port_range on Linux; the IANA range, 49152, elsewhere or
+// when the file cannot be read or leaves too few ports below it).
+func ephemeralLow() int {
+	const iana = 49152
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return iana
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return iana
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil || low < lowestPort+1000 {
+		return iana
+	}
+	return low
 }
 
 // Addr returns "127.0.0.1:port".

@@ -80,3 +80,29 @@ func TestMessages(t *testing.T) {
 	}
 	t.Logf("%d messages, %d octets", len(a), total)
 }
+
+// FreePorts hands out distinct ports below the ephemeral range, where no ":0" listener of
+// a test can be given one of them.
+func TestFreePortsBelowEphemeral(t *testing.T) {
+	ports, err := FreePorts(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := ephemeralLow()
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if p < lowestPort || p >= low || seen[p] {
+			t.Errorf("port %d: want distinct ports in [%d, %d)", p, lowestPort, low)
+		}
+		seen[p] = true
+	}
+	more, err := FreePorts(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range more {
+		if seen[p] {
+			t.Errorf("port %d handed out twice", p)
+		}
+	}
+}
