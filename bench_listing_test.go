@@ -18,9 +18,10 @@ import (
 // the Client against the raw baseline, paired: each iteration reads the listing once with
 // a raw socket (fetchListing, which reads the reply to its end and parses nothing) and once
 // with the Client, each from a pop3test.Mailbox of the same messages in this process, and reports the time per entry of each
-// and their ratio (socket/...), so that a change in the load of the machine weighs on both
-// alike; a collection before each read leaves each side only its own garbage (and that
-// of its server) to collect in its time. The Client also reads from memory (memory/..., a listingConn), where only its own
+// and their ratio (socket/...), each the median over the iterations, so that a change in
+// the load of the machine weighs on both alike and an iteration that lost the processor
+// counts for little; a collection before each read leaves each side only its own garbage
+// (and that of its server) to collect in its time. The Client also reads from memory (memory/..., a listingConn), where only its own
 // work is measured and its allocations are counted without a server's. Each
 // sub-benchmark reports ns/entry; from memory, allocs/op is per listing.
 //
@@ -35,7 +36,7 @@ func BenchmarkListing(b *testing.B) {
 				s := newRawSession(b, rawAddr)
 				octets := s.replyLength(b, cmd)
 				c := benchClient(b, clientAddr)
-				var raw, client time.Duration
+				raw, client := make([]float64, b.N), make([]float64, b.N)
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					runtime.GC() // the garbage of one side is not collected in the other's time
@@ -43,18 +44,21 @@ func BenchmarkListing(b *testing.B) {
 					if got := s.fetchListing(b, []byte(cmd+"\r\n")); got != octets {
 						b.Fatalf("%d octets, want %d", got, octets)
 					}
-					raw += time.Since(t0)
+					raw[i] = float64(time.Since(t0).Nanoseconds()) / float64(n)
 					runtime.GC()
 					t0 = time.Now()
 					if got := listOnce(b, c, cmd); got != n {
 						b.Fatalf("%d entries, want %d", got, n)
 					}
-					client += time.Since(t0)
+					client[i] = float64(time.Since(t0).Nanoseconds()) / float64(n)
 				}
-				perEntry := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) / float64(n) }
-				b.ReportMetric(perEntry(raw), "raw-ns/entry")
-				b.ReportMetric(perEntry(client), "ns/entry")
-				b.ReportMetric(float64(client)/float64(raw), "ratio")
+				ratios := make([]float64, b.N)
+				for i := range ratios {
+					ratios[i] = client[i] / raw[i]
+				}
+				b.ReportMetric(median(raw), "raw-ns/entry")
+				b.ReportMetric(median(client), "ns/entry")
+				b.ReportMetric(median(ratios), "ratio")
 			})
 			b.Run("memory/"+name, func(b *testing.B) {
 				c := listingClient(b, n)
@@ -101,6 +105,15 @@ func (s *rawSession) fetchListing(tb testing.TB, cmd []byte) int64 {
 		}
 		kept = copy(s.buf, s.buf[max(0, kept+n-(len(end)-1)):kept+n])
 	}
+}
+
+// median returns the median of v, which it sorts.
+func median(v []float64) float64 {
+	slices.Sort(v)
+	if n := len(v); n%2 == 0 {
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	return v[len(v)/2]
 }
 
 // listOnce reads one listing with the Client and returns its length.
