@@ -105,14 +105,15 @@ func (u *uidListing) nextChunk(n int) {
 	u.chunk, u.used = make([]byte, max(size, n)), 0
 }
 
-// chunkString returns the octets of the chunk being filled as a string, without a copy:
-// the chunk is never written again (nextChunk replaces it; entries is the last call).
+// chunkString returns the octets of the chunk being filled as a string, without a copy.
+// That is safe because no octet of a string made is written again: add writes only past
+// used, which never goes back, and nextChunk replaces the chunk (as strings.Builder
+// does).
 func (u *uidListing) chunkString() string {
 	return unsafe.String(unsafe.SliceData(u.chunk), u.used)
 }
 
-// entries returns the entries recorded, their unique-ids substrings of the chunks. The
-// uidListing must not be used afterwards.
+// entries returns the entries recorded, their unique-ids substrings of the chunks.
 func (u *uidListing) entries() []UIDEntry {
 	if u.n == 0 {
 		return nil
