@@ -108,11 +108,11 @@ func (c *Client) List() ([]ListEntry, error) {
 	if err := c.transaction(); err != nil {
 		return nil, err
 	}
-	var list []ListEntry
-	if err := c.conn.listing("LIST", 0, collect(parseScanLine, &list)); err != nil {
+	var scan scanListing
+	if err := c.conn.listing("LIST", 0, scan.add); err != nil {
 		return nil, err
 	}
-	return list, nil
+	return scan.entries(), nil
 }
 
 // Retr retrieves message n. The reader streams the message as the server sends it, CRLF

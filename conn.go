@@ -726,7 +726,7 @@ func (c *Conn) readListing(dl *replyDeadline, maxOctets int, fn func(line []byte
 		}
 		if first == nil {
 			first = fn(line)
-			if errors.Is(first, ErrBroken) {
+			if first != nil && errors.Is(first, ErrBroken) {
 				return first
 			}
 		}

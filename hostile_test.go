@@ -566,6 +566,7 @@ func TestHostileUIDLNumbers(t *testing.T) {
 		{"repeated", []string{"1 a", "1 b"}, nil},
 		{"repeated, out of order", []string{"2 a", "1 b", "3 c", "2 d"}, nil},
 		{"missing", []string{"1 a", "3 c", "4 d"}, []pop3.UIDEntry{{1, "a"}, {3, "c"}, {4, "d"}}},
+		{"out of order", []string{"3 c", "1 a", "2 b"}, []pop3.UIDEntry{{3, "c"}, {1, "a"}, {2, "b"}}},
 		{"beyond the count", []string{"1 a", "2147483647 z"}, []pop3.UIDEntry{{1, "a"}, {2147483647, "z"}}},
 		{"shared unique-id", []string{"1 a", "2 a"}, []pop3.UIDEntry{{1, "a"}, {2, "a"}}},
 	} {

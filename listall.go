@@ -55,8 +55,10 @@ func (c *Client) listAll(needUIDL bool) (infos []MessageInfo, withUIDL bool, err
 				uids = uidl.entries()
 				return err
 			}
-			list = make([]ListEntry, 0, len(uids))
-			return c.conn.readListing(nil, 0, collect(parseScanLine, &list))
+			scan := scanListing{list: make([]ListEntry, len(uids))}
+			err = c.conn.readListing(nil, 0, scan.add)
+			list = scan.entries()
+			return err
 		})
 	} else {
 		if withUIDL {
@@ -75,7 +77,7 @@ func (c *Client) listAll(needUIDL bool) (infos []MessageInfo, withUIDL bool, err
 	if err != nil {
 		return nil, false, err
 	}
-	if n := repeatedNumber(uids); n > 0 {
+	if n := uidl.repeated(); n > 0 {
 		return nil, false, fmt.Errorf("pop3: UIDL lists message %d twice: %w", n, ErrMalformed)
 	}
 	uidOf := make(map[int]string, len(uids))
@@ -89,18 +91,31 @@ func (c *Client) listAll(needUIDL bool) (infos []MessageInfo, withUIDL bool, err
 	return infos, withUIDL, nil
 }
 
-// collect returns a listing callback that parses each line with parse and appends the
-// entry to list.
-func collect[T any](parse func(line []byte) (T, error), list *[]T) func(line []byte) error {
-	return func(line []byte) error {
-		e, err := parse(line)
-		if err != nil {
-			return err
-		}
-		*list = append(grow(*list, 1), e)
-		return nil
-	}
+// scanListing collects the entries of a LIST listing line by line (add). A line writes no
+// pointer to the heap (the slice is written at an index and grown apart), so it costs the
+// garbage collector nothing, not even a write barrier while it marks.
+type scanListing struct {
+	list []ListEntry // list[:n] are the listing's, the rest room to grow
+	n    int
 }
+
+// add parses one line of the listing and records its entry.
+func (s *scanListing) add(line []byte) error {
+	e, err := parseScanLine(line)
+	if err != nil {
+		return err
+	}
+	if s.n == len(s.list) {
+		g := grow(s.list, 1)
+		s.list = g[:cap(g)]
+	}
+	s.list[s.n] = e
+	s.n++
+	return nil
+}
+
+// entries returns the entries recorded.
+func (s *scanListing) entries() []ListEntry { return s.list[:s.n] }
 
 // grow makes room in s for n more elements, doubling its capacity when it must grow
 // (append grows a large slice by a quarter, which copies a listing of 100 000 entries
@@ -115,37 +130,35 @@ func grow[S ~[]E, E any](s S, n int) S {
 // parseScanLine parses one line of a LIST listing: a message number and a size in octets,
 // whatever follows them ignored.
 func parseScanLine(line []byte) (ListEntry, error) {
+	n, rest, ok := leadingNumber(line)
+	if ok && n >= 1 && n <= maxMessageNumber {
+		if s, _, ok := leadingNumber(skipBlanks(rest)); ok {
+			return ListEntry{Number: int(n), Size: s}, nil
+		}
+	}
 	num, rest := nextField(line)
-	n, ok := listingNumber(num)
-	if !ok || n < 1 || n > maxMessageNumber {
-		m, err := parseMessageNumber(num)
-		if err != nil {
-			return ListEntry{}, fmt.Errorf("pop3: LIST line %q: %w", line, unprefixed(err))
-		}
-		n = int64(m)
-	}
-	size, _ := nextField(rest)
-	s, ok := listingNumber(size)
-	if !ok {
-		var err error
-		if s, err = parseDecimal(size); err != nil {
-			return ListEntry{}, fmt.Errorf("pop3: LIST line %q: %w", line, unprefixed(err))
+	m, err := parseMessageNumber(num)
+	if err == nil {
+		size, _ := nextField(rest)
+		var s int64
+		if s, err = parseDecimal(size); err == nil {
+			return ListEntry{Number: m, Size: s}, nil
 		}
 	}
-	return ListEntry{Number: int(n), Size: s}, nil
+	return ListEntry{}, fmt.Errorf("pop3: LIST line %q: %w", line, unprefixed(err))
 }
 
 // parseUIDLine parses one line of a UIDL listing: a message number and a unique-id,
 // whatever follows them ignored. The unique-id aliases line.
 func parseUIDLine(line []byte) (int, []byte, error) {
-	num, rest := nextField(line)
-	n, ok := listingNumber(num)
+	n, rest, ok := leadingNumber(line)
 	if !ok || n < 1 || n > maxMessageNumber {
+		num, after := nextField(line)
 		m, err := parseMessageNumber(num)
 		if err != nil {
 			return 0, nil, fmt.Errorf("pop3: UIDL line %q: %w", line, unprefixed(err))
 		}
-		n = int64(m)
+		n, rest = int64(m), after
 	}
 	uid, err := uidField(rest)
 	if err != nil {
@@ -154,19 +167,23 @@ func parseUIDLine(line []byte) (int, []byte, error) {
 	return int(n), uid, nil
 }
 
-// listingNumber is the fast path of parseDecimal for the numbers of a listing: it takes a
-// field of 1 to 18 ASCII digits, which cannot overflow, and reports false for anything
-// else, which parseDecimal then accepts or refuses with its error.
-func listingNumber(field []byte) (int64, bool) {
-	if len(field) == 0 || len(field) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range field {
-		if c < '0' || c > '9' {
-			return 0, false
+// leadingNumber is the fast path of nextField and parseDecimal for the numbers of a
+// listing: it takes a field of 1 to 18 ASCII digits at the very start of b, which cannot
+// overflow, ended by a space, a tab or the end of b, and returns its value and what
+// follows it. It reports false for anything else (blanks before the number, another
+// octet, more digits), which nextField and parseDecimal then accept or refuse with
+// their error.
+func leadingNumber(b []byte) (n int64, rest []byte, ok bool) {
+	i := 0
+	for ; i < len(b) && i <= 18; i++ {
+		c := b[i] - '0'
+		if c > 9 {
+			break
 		}
-		n = n*10 + int64(c-'0')
+		n = n*10 + int64(c)
 	}
-	return n, true
+	if i == 0 || i > 18 || i < len(b) && !isBlank(b[i]) {
+		return 0, nil, false
+	}
+	return n, b[i:], true
 }

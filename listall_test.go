@@ -122,6 +122,24 @@ func TestListAllErrors(t *testing.T) {
 		}
 		wait(t, srv)
 	})
+	for name, uids := range map[string][]string{
+		"UIDL lists a message twice":               {"1 uid-a", "1 uid-b"},
+		"UIDL lists a message twice, out of order": {"2 uid-b", "1 uid-a", "2 uid-c"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, srv := login(t, nil, pipelining,
+				Expect("UIDL"), Reply(append(append([]string{"+OK"}, uids...), ".")...),
+				Expect("LIST"), Reply("+OK", "1 120", "2 200", "."),
+				Expect("NOOP"), Reply("+OK"))
+			if _, err := c.ListAll(); !errors.Is(err, pop3.ErrMalformed) || errors.Is(err, pop3.ErrBroken) {
+				t.Errorf("ListAll: %v; want ErrMalformed, the connection usable", err)
+			}
+			if err := c.Noop(); err != nil {
+				t.Errorf("Noop after: %v", err)
+			}
+			wait(t, srv)
+		})
+	}
 	t.Run("LIST refused", func(t *testing.T) {
 		c, srv := login(t, nil, pipelining,
 			Expect("UIDL"), Reply("+OK", "1 uid-a", "."), Expect("LIST"), Reply("-ERR [SYS/TEMP] busy"),

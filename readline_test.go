@@ -1,9 +1,11 @@
 package pop3
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,18 +75,20 @@ func TestListingOneDeadline(t *testing.T) {
 	}
 }
 
-// TestListingNumbers checks the fast path of the listings' numbers against parseDecimal:
-// what it takes, parseDecimal takes with the same value, and what it leaves, parseDecimal
-// decides, so that a listing accepts and refuses exactly what parseDecimal does.
+// TestListingNumbers checks the fast path of the listings' numbers against nextField and
+// parseDecimal: what it takes, they take with the same value and the same rest, and what
+// it leaves, they decide, so that a listing accepts and refuses exactly what they do.
 func TestListingNumbers(t *testing.T) {
 	for _, f := range []string{"0", "1", "42", "007", "999999999999999999", "9223372036854775807",
-		"9223372036854775808", "", "-1", "+1", "1a", "１", "12 ", "99999999999999999999"} {
-		n, ok := listingNumber([]byte(f))
-		want, err := parseDecimal([]byte(f))
-		if ok && (err != nil || n != want) {
-			t.Errorf("%q: fast path %d, parseDecimal %d, %v", f, n, want, err)
+		"9223372036854775808", "", "-1", "+1", "1a", "１", "12 ", "12\tx y", " 12", "7\r",
+		"1234567890123456789", "99999999999999999999", "99999999999999999999 1"} {
+		n, rest, ok := leadingNumber([]byte(f))
+		field, wantRest := nextField([]byte(f))
+		want, err := parseDecimal(field)
+		if ok && (err != nil || n != want || string(rest) != string(wantRest)) {
+			t.Errorf("%q: fast path %d, rest %q; parseDecimal %d, %v, rest %q", f, n, rest, want, err, wantRest)
 		}
-		if !ok && len(f) <= 18 && err == nil {
+		if !ok && len(field) <= 18 && err == nil && f[0] != ' ' {
 			t.Errorf("%q: fast path refused what parseDecimal takes (%d) with 18 digits or fewer", f, want)
 		}
 	}
@@ -96,5 +100,83 @@ func TestListingNumbers(t *testing.T) {
 	}
 	if e, err := parseScanLine([]byte("3 9223372036854775807")); err != nil || e.Size != 1<<63-1 {
 		t.Errorf("LIST size of 19 digits: %+v, %v", e, err)
+	}
+}
+
+// TestUIDFieldOctets checks the unique-id scan, which tests eight octets at a time,
+// against the rule octet by octet: every octet value at every position of a unique-id
+// either side of the eight-octet steps is accepted as part of it, ends it (a space or a
+// tab) or makes it malformed (another control octet), exactly as stopOctet says.
+func TestUIDFieldOctets(t *testing.T) {
+	for size := 1; size <= 19; size++ {
+		for at := 0; at < size; at++ {
+			for c := 0; c < 256; c++ {
+				b := []byte(strings.Repeat("u", size) + " rest")
+				b[at] = byte(c)
+				uid, err := uidField(b)
+				switch {
+				case c == ' ' || c == '\t':
+					want := string(b[:at])
+					if at == 0 { // a blank before the unique-id is skipped
+						want = cmp.Or(string(b[1:size]), "rest")
+					}
+					if err != nil || string(uid) != want {
+						t.Fatalf("%q: %q, %v; want %q", b, uid, err, want)
+					}
+				case c < ' ' || c == 0x7f:
+					if !errors.Is(err, ErrMalformed) {
+						t.Fatalf("%q: %q, %v; want ErrMalformed", b, uid, err)
+					}
+				default:
+					if err != nil || string(uid) != string(b[:size]) {
+						t.Fatalf("%q: %q, %v; want %q", b, uid, err, b[:size])
+					}
+				}
+			}
+		}
+	}
+	if _, err := uidField([]byte(" \t")); !errors.Is(err, ErrMalformed) {
+		t.Errorf("blanks only: %v, want ErrMalformed", err)
+	}
+}
+
+// TestUIDListingChunks feeds a uidListing unique-ids of many lengths, some longer than a
+// chunk's first size and one as long as a chunk can be, so that they fill chunks unevenly
+// and some start a new chunk with room left in the last: every entry must come back as it
+// was listed, in order.
+func TestUIDListingChunks(t *testing.T) {
+	var u uidListing
+	var want []UIDEntry
+	for i := 1; i <= 30_000; i++ {
+		size := 1 + i%97
+		switch i % 1000 {
+		case 500:
+			size = minUIDChunk + 1
+		case 999:
+			size = 3 * minUIDChunk
+		}
+		if i == 20_000 {
+			size = maxUIDChunk - 10
+		}
+		uid := strings.Repeat(string(rune('!'+i%90)), size)
+		if err := u.add([]byte(fmt.Sprintf("%d %s trailing", i, uid))); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, UIDEntry{Number: i, UID: uid})
+	}
+	if n := u.repeated(); n != 0 {
+		t.Errorf("repeated: %d, want 0", n)
+	}
+	got := u.entries()
+	if len(u.chunks) < 10 {
+		t.Errorf("%d chunks: the test does not cross chunks enough", len(u.chunks))
+	}
+	if !slices.Equal(got, want) {
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Fatalf("entry %d: %d %.40q, want %d %.40q (%d entries, want %d)", i, got[i].Number, got[i].UID, want[i].Number, want[i].UID, len(got), len(want))
+			}
+		}
+		t.Fatalf("%d entries, want %d", len(got), len(want))
 	}
 }
