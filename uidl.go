@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
-	"unsafe"
 )
 
 // UIDEntry is one line of a UIDL reply: a message and its unique-id, which identifies
@@ -105,12 +104,10 @@ func (u *uidListing) nextChunk(n int) {
 	u.chunk, u.used = make([]byte, max(size, n)), 0
 }
 
-// chunkString returns the octets of the chunk being filled as a string, without a copy.
-// That is safe because no octet of a string made is written again: add writes only past
-// used, which never goes back, and nextChunk replaces the chunk (as strings.Builder
-// does).
+// chunkString returns the octets of the chunk being filled as a string (a copy: one per
+// chunk, a few per listing).
 func (u *uidListing) chunkString() string {
-	return unsafe.String(unsafe.SliceData(u.chunk), u.used)
+	return string(u.chunk[:u.used])
 }
 
 // entries returns the entries recorded, their unique-ids substrings of the chunks.
