@@ -235,3 +235,27 @@ func TestSyncStreamDeliverFailure(t *testing.T) {
 		t.Errorf("result %+v, store %v", res, store.uids(acct))
 	}
 }
+
+// A negative reply to the last RETR still ends the batch in the fewest round trips: the
+// DELEs of what was stored go with QUIT, and the refused message stays, unrecorded.
+func TestSyncStreamLastRetrRefused(t *testing.T) {
+	store := newTableStore()
+	acct := "alice@127.0.0.1"
+	log := newTCPWriteLog()
+	c, srv := login(t, &pop3.Options{Account: acct, Dialer: log}, capaPipelining,
+		Expect("UIDL"), Expect("LIST"),
+		Reply("+OK", "1 a", "2 b", ".", "+OK", "1 5", "2 5", "."),
+		Expect("RETR 1"), Expect("RETR 2"), Reply("+OK", "one", ".", "-ERR no such message"),
+		Expect("DELE 1"), Expect("QUIT"), Reply("+OK", "+OK bye"), ExpectClosed(),
+	)
+	res, err := c.Sync(context.Background(), store, pop3.SyncPolicy{Delete: true}, (&collector{}).deliver)
+	var perr *pop3.Error
+	if !errors.As(err, &perr) || perr.Command != "RETR 2" {
+		t.Fatalf("err %v, want the *Error of RETR 2", err)
+	}
+	wait(t, srv)
+	checkWrites(t, log, "CAPA\r\n", "UIDL\r\nLIST\r\n", "RETR 1\r\nRETR 2\r\n", "DELE 1\r\nQUIT\r\n")
+	if res.Fetched != 1 || res.Deleted != 1 || res.Kept != 1 || len(store.uids(acct)) != 0 {
+		t.Errorf("result %+v, store %v", res, store.uids(acct))
+	}
+}
