@@ -200,10 +200,11 @@ type SyncPlan struct {
 // It is PlanSync followed by Run: one UIDL and one LIST, then the messages not yet stored
 // retrieved (pipelined where the server lists PIPELINING), DELE for what the policy
 // removes, each once its record is committed (in the same stream as the retrievals still
-// in flight, where the server pipelines), and QUIT, which ends the session. Message numbers come only from this
-// session's listings; a DELE is sent only for a message whose unique-id this session's
-// UIDL listed and whose record Commit has made durable. A unique-id is forgotten only
-// after QUIT's positive reply or once a complete listing no longer shows it.
+// in flight, where the server pipelines), and QUIT, which ends the session. Message
+// numbers come only from this session's listings; a DELE is sent only for a message whose
+// unique-id this session's UIDL listed and whose record Commit has made durable. A
+// unique-id is forgotten only after QUIT's positive reply or once a complete listing no
+// longer shows it.
 //
 // If ctx ends, the connection is closed: what was delivered is recorded, nothing is
 // deleted, and the error matches ctx.Err().
@@ -426,13 +427,13 @@ func (p *SyncPlan) Run(ctx context.Context, deliver func(m SyncMessage, body io.
 		// Whatever was delivered is recorded; the connection is gone, nothing is deleted.
 		c.Close()
 		if len(r.follow) > 0 {
-			fetchErr = fmt.Errorf("pop3: sync: the server may not have removed the messages marked deleted: %w", unprefixed(fetchErr))
+			fetchErr = notRemoved(fetchErr)
 		}
 		return r.res, fetchErr
 	}
 	if quitSent {
 		c.Close()
-		return r.res, errors.Join(fetchErr, fmt.Errorf("pop3: sync: the server may not have removed the messages marked deleted: %w", unprefixed(quitErr)))
+		return r.res, errors.Join(fetchErr, notRemoved(quitErr))
 	}
 	// The batch stopped early (deliver failed), or sent no DELE: a message the server
 	// refused, or deliver failed on, stays on the server; what was stored and recorded is
@@ -456,7 +457,7 @@ func (p *SyncPlan) Run(ctx context.Context, deliver func(m SyncMessage, body io.
 		}
 		if err != nil && c.conn.Err() != nil {
 			c.Close()
-			return r.res, errors.Join(fetchErr, fmt.Errorf("pop3: sync: the server may not have removed the messages marked deleted: %w", unprefixed(err)))
+			return r.res, errors.Join(fetchErr, notRemoved(err))
 		}
 		fetchErr = joinErrors(fetchErr, err)
 	}
@@ -465,9 +466,14 @@ func (p *SyncPlan) Run(ctx context.Context, deliver func(m SyncMessage, body io.
 		return r.res, fetchErr
 	}
 	if err := withContext(ctx, c, c.Quit); err != nil {
-		return r.res, errors.Join(fetchErr, fmt.Errorf("pop3: sync: the server may not have removed the messages marked deleted: %w", unprefixed(err)))
+		return r.res, errors.Join(fetchErr, notRemoved(err))
 	}
 	return r.res, r.forget(fetchErr)
+}
+
+// notRemoved is the error of a session that ended without QUIT's +OK after DELEs.
+func notRemoved(err error) error {
+	return fmt.Errorf("pop3: sync: the server may not have removed the messages marked deleted: %w", unprefixed(err))
 }
 
 // fetch is the session's one batch: the RETRs of the plan and, when the policy or a mark
