@@ -9,13 +9,8 @@ func SetSyncClock(now func() time.Time) (restore func()) {
 	return func() { syncNow = old }
 }
 
-// SetSyncCommitEvery makes Sync commit every n delivered messages until the returned
-// function is called.
-func SetSyncCommitEvery(n int) (restore func()) {
-	old := syncCommitEvery
-	syncCommitEvery = n
-	return func() { syncCommitEvery = old }
-}
+// SetCommitEvery makes p commit every n delivered messages.
+func SetCommitEvery(p *SyncPlan, n int) { p.commitEvery = n }
 
 // ParseSyncFile and FormatSyncFile expose the file format to the tests.
 var (

@@ -132,8 +132,8 @@ var (
 var syncNow = time.Now
 
 // syncCommitEvery bounds how many delivered messages Sync records in one Commit: it groups
-// the records of a batch for speed, and commits them before any DELE is sent; tests set it.
-var syncCommitEvery = 256
+// the records of a batch for speed, and commits them before any DELE of them is sent.
+const syncCommitEvery = 256
 
 // SyncAccount returns the name Sync gives the account of user at the server addr
 // ("host:port" or "host"): "user@host", the host in lower case, with ":port" kept unless
@@ -191,6 +191,8 @@ type SyncPlan struct {
 	known   map[string]*SyncRecord // the store's records by unique-id
 	groups  map[string][]int       // unique-id -> indexes in Fetch, for copies sharing one
 	ran     bool
+	// commitEvery is syncCommitEvery, or what a test set.
+	commitEvery int
 }
 
 // Sync downloads what store has not seen, hands each message to deliver (which returns nil
@@ -238,7 +240,7 @@ func (c *Client) PlanSync(ctx context.Context, store SyncStore, policy SyncPolic
 	if err != nil {
 		return nil, err
 	}
-	p := &SyncPlan{c: c, store: store, policy: policy, account: account,
+	p := &SyncPlan{c: c, store: store, policy: policy, account: account, commitEvery: syncCommitEvery,
 		known: make(map[string]*SyncRecord, len(state.Records)), groups: make(map[string][]int)}
 	for i := range state.Records {
 		p.known[state.Records[i].UID] = &state.Records[i]
@@ -492,7 +494,7 @@ func (r *syncRun) fetch() error {
 		if err := r.handle(p.Fetch[i], body); err != nil {
 			return err
 		}
-		if r.dirty < syncCommitEvery || i == len(p.Fetch)-1 {
+		if r.dirty < p.commitEvery || i == len(p.Fetch)-1 {
 			return nil // the last group is committed by then (or after the batch), its DELEs sent with QUIT
 		}
 		if err := r.commit(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,16 @@ import (
 	"github.com/popwire/pop3"
 	. "github.com/popwire/pop3/pop3test"
 )
+
+// syncEvery is Client.Sync with a commit every n delivered messages.
+func syncEvery(c *pop3.Client, n int, store pop3.SyncStore, policy pop3.SyncPolicy, deliver func(pop3.SyncMessage, io.Reader) error) (pop3.SyncResult, error) {
+	plan, err := c.PlanSync(context.Background(), store, policy)
+	if err != nil {
+		return pop3.SyncResult{}, err
+	}
+	pop3.SetCommitEvery(plan, n)
+	return plan.Run(context.Background(), deliver)
+}
 
 // The writes of a login through loginSteps, before the Sync's CAPA.
 var loginWrites = []string{"CAPA\r\n", "USER alice\r\n", "PASS secret\r\n"}
@@ -30,7 +41,6 @@ func checkWrites(t *testing.T, log *tcpWriteLog, want ...string) {
 // unanswered (the server reads them before it answers RETR 3); the DELEs of the last group
 // go in one write with QUIT, whose +OK is awaited before the unique-ids are forgotten.
 func TestSyncStreamDeletesAfterCommit(t *testing.T) {
-	defer pop3.SetSyncCommitEvery(2)()
 	store := newTableStore()
 	acct := "alice@127.0.0.1"
 	log := newTCPWriteLog()
@@ -47,7 +57,7 @@ func TestSyncStreamDeletesAfterCommit(t *testing.T) {
 	var col collector
 	var commitsAt []int // the store's commits when each message is delivered
 	col.fail = func(m pop3.SyncMessage) error { commitsAt = append(commitsAt, store.commits); return nil }
-	res, err := c.Sync(context.Background(), store, pop3.SyncPolicy{Delete: true}, col.deliver)
+	res, err := syncEvery(c, 2, store, pop3.SyncPolicy{Delete: true}, col.deliver)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +158,6 @@ func TestSyncStreamDeleRefused(t *testing.T) {
 // A commit that fails after DELEs of an earlier group were sent: no more DELE, no QUIT;
 // the connection is closed, so the server removes nothing, not even what was committed.
 func TestSyncStreamCommitFailure(t *testing.T) {
-	defer pop3.SetSyncCommitEvery(2)()
 	store := newTableStore()
 	store.failAfter = 1
 	acct := "alice@127.0.0.1"
@@ -160,7 +169,7 @@ func TestSyncStreamCommitFailure(t *testing.T) {
 		Expect("DELE 1"), Expect("DELE 2"), Reply("+OK", "three", ".", "+OK", "+OK"),
 		ExpectClosed(),
 	)
-	res, err := c.Sync(context.Background(), store, pop3.SyncPolicy{Delete: true}, (&collector{}).deliver)
+	res, err := syncEvery(c, 2, store, pop3.SyncPolicy{Delete: true}, (&collector{}).deliver)
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("err %v, want the store's", err)
 	}
@@ -178,7 +187,6 @@ func TestSyncStreamCommitFailure(t *testing.T) {
 // Without PIPELINING, one command at a time and in the same order: each group's DELEs
 // after its commit, before the next RETR; the last DELEs, then QUIT.
 func TestSyncStreamSerial(t *testing.T) {
-	defer pop3.SetSyncCommitEvery(2)()
 	store := newTableStore()
 	acct := "alice@127.0.0.1"
 	log := newTCPWriteLog()
@@ -194,7 +202,7 @@ func TestSyncStreamSerial(t *testing.T) {
 		Expect("DELE 3"), Reply("+OK"),
 		Expect("QUIT"), Reply("+OK bye"), ExpectClosed(),
 	)
-	res, err := c.Sync(context.Background(), store, pop3.SyncPolicy{Delete: true}, (&collector{}).deliver)
+	res, err := syncEvery(c, 2, store, pop3.SyncPolicy{Delete: true}, (&collector{}).deliver)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +217,6 @@ func TestSyncStreamSerial(t *testing.T) {
 // A deliver that fails stops the fetch: the DELEs of what was stored and committed before
 // still go, one after the other, then QUIT; the message deliver refused stays.
 func TestSyncStreamDeliverFailure(t *testing.T) {
-	defer pop3.SetSyncCommitEvery(1)()
 	store := newTableStore()
 	acct := "alice@127.0.0.1"
 	c, srv := login(t, &pop3.Options{Account: acct}, capaPipelining,
@@ -226,7 +233,7 @@ func TestSyncStreamDeliverFailure(t *testing.T) {
 		}
 		return nil
 	}
-	res, err := c.Sync(context.Background(), store, pop3.SyncPolicy{Delete: true}, col.deliver)
+	res, err := syncEvery(c, 1, store, pop3.SyncPolicy{Delete: true}, col.deliver)
 	if err == nil || !strings.Contains(err.Error(), "mailbox full") {
 		t.Fatalf("err %v", err)
 	}
