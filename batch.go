@@ -22,11 +22,20 @@ const (
 	pipelineWindowCommands = pipelineWindowOctets / len("DELE 1\r\n")
 )
 
-// sentCommand is one command in flight: as errors and the trace show it, and its size on
-// the wire, CRLF included.
+// sentCommand is one command in flight: as errors and the trace show it, its size on the
+// wire, CRLF included, and, in a batch, its index there (its tag, see batch), which tells
+// the reader what the reply answers.
 type sentCommand struct {
 	display string
 	octets  int
+	tag     int
+}
+
+// followUp is a follow-up command of a batch (see batch.followed) queued and not yet
+// sent, with its index in the batch.
+type followUp struct {
+	command
+	tag int
 }
 
 // inFlight is the one record of the commands in flight, oldest first. Every command sent
@@ -38,6 +47,9 @@ type sentCommand struct {
 // window holds at least one command, until it has drained to low water, which the pop
 // that reaches it signals; only the reader waits for a command, and only while none is
 // in flight and the writer may still send, so a push or the writer's end always wakes it.
+// It also holds a batch's queue of follow-up commands not yet sent, which the owner fills
+// and the writer empties; the writer waits for one only while it has nothing else to send
+// and the queue is open, and every queueing, the queue's close and stop wake it.
 type inFlight struct {
 	mu   sync.Mutex
 	cond sync.Cond // signalled on every push, stop and writer end, and the pop to low water
@@ -52,6 +64,10 @@ type inFlight struct {
 	// writerWaits is set while the writer waits for room for a command of wantOctets.
 	writerWaits bool
 	wantOctets  int
+	// queue holds the follow-ups queued and not yet sent; queueOpen is set while the
+	// batch's owner may queue more.
+	queue     []followUp
+	queueOpen bool
 }
 
 func (f *inFlight) lock() {
@@ -101,6 +117,16 @@ func (f *inFlight) pop() string {
 func (f *inFlight) lowWater(octets int) bool {
 	n := len(f.cmds) - f.head
 	return n == 0 || (n <= f.maxCount*3/4 && f.octets+octets <= f.maxOctets*3/4)
+}
+
+// oldestTag returns the batch index of the oldest command in flight.
+func (f *inFlight) oldestTag() int {
+	f.lock()
+	defer f.mu.Unlock()
+	if f.head < len(f.cmds) {
+		return f.cmds[f.head].tag
+	}
+	return -1
 }
 
 // oldest returns the oldest command in flight, as errors show it; "" when there is none.
@@ -157,6 +183,53 @@ func (f *inFlight) await() bool {
 	return f.head < len(f.cmds)
 }
 
+// openQueue starts a batch's queue of follow-ups with cmds; open says whether more may be
+// queued.
+func (f *inFlight) openQueue(cmds []followUp, open bool) {
+	f.lock()
+	f.queue, f.queueOpen = cmds, open
+	f.mu.Unlock()
+}
+
+// enqueue adds follow-ups to the queue of the running batch; it reports false, and adds
+// nothing, once the queue is closed or the batch stopped.
+func (f *inFlight) enqueue(cmds []followUp) bool {
+	f.lock()
+	ok := f.queueOpen && !f.stopped
+	if ok {
+		f.queue = append(f.queue, cmds...)
+	}
+	f.mu.Unlock()
+	f.cond.Broadcast()
+	return ok
+}
+
+// closeQueue records that no more follow-ups will be queued.
+func (f *inFlight) closeQueue() {
+	f.lock()
+	f.queueOpen = false
+	f.mu.Unlock()
+	f.cond.Broadcast()
+}
+
+// nextFollowUp takes the oldest follow-up queued. With wait, while none is queued and the
+// queue is open, it waits for one. It reports false once the batch is stopped, or when
+// none is queued (and, with wait, none can be any more).
+func (f *inFlight) nextFollowUp(wait bool) (followUp, bool) {
+	f.lock()
+	defer f.mu.Unlock()
+	for wait && !f.stopped && len(f.queue) == 0 && f.queueOpen {
+		f.cond.Wait()
+	}
+	if f.stopped || len(f.queue) == 0 {
+		return followUp{}, false
+	}
+	q := f.queue[0]
+	f.queue[0] = followUp{}
+	f.queue = f.queue[1:]
+	return q, true
+}
+
 // stop makes the writer send nothing more.
 func (f *inFlight) stop() {
 	f.lock()
@@ -185,7 +258,13 @@ func (f *inFlight) release() {
 }
 
 // batch is a run of commands of one form, "keyword first[i] extra...", one for each
-// element of first, the Conn facility behind RetrEach, TopEach and DeleEach.
+// element of first, the Conn facility behind RetrEach, TopEach and DeleEach; and, for
+// Sync, single-line follow-up commands that its callbacks queue while it runs (the DELEs
+// of what has been stored, then QUIT), sent in the same stream as the commands of first.
+// Each command has an index in the batch, its tag: i for first[i], len(first)+j for the
+// follow-up queued j-th. The writer sends the follow-ups queued before the commands of
+// first not yet sent; the replies come back in the order sent, and the reader learns from
+// the record in flight which command each one answers.
 type batch struct {
 	keyword string
 	first   []string
@@ -199,15 +278,59 @@ type batch struct {
 	// multi-line reply, its body, lent until handle returns (nil otherwise). An error it
 	// returns stops the batch.
 	handle func(i int, body io.Reader) error
+
+	// followed, when set, lets the batch run follow-ups: follow holds the first ones,
+	// sent before anything else, and handle and then may queue more with queueFollowUps
+	// until then returns, or the batch stops. followed is called with the queue index j
+	// of each follow-up whose reply is read, and the *Error of a negative one (which is
+	// also joined into the result, and does not stop the batch), also while the replies
+	// of a stopped batch are discarded; a follow-up never sent gets no call.
+	followed func(j int, err error)
+	follow   []command
+	// then, when set, is called once the replies to every command of first have been
+	// read (at once when first is empty), unless the batch stopped: the last moment to
+	// queue follow-ups. An error it returns stops the batch.
+	then func() error
+	// queued counts the follow-ups queued so far; the owner's goroutine alone uses it.
+	queued int
+}
+
+// queueFollowUps queues single-line follow-up commands in the running batch b, from its
+// handle or then, to be sent after those queued before and ahead of the commands of first
+// not yet sent; in one call, so that they go in one write. Each command is checked first.
+// It fails once b no longer takes follow-ups (then has returned, or b stopped).
+func (c *Conn) queueFollowUps(b *batch, cmds ...command) error {
+	qs := make([]followUp, len(cmds))
+	for k, cmd := range cmds {
+		if err := checkCommand(cmd.keyword, cmd.args, false); err != nil {
+			return err
+		}
+		qs[k] = followUp{command: cmd, tag: len(b.first) + b.queued + k}
+	}
+	if !c.flight.enqueue(qs) {
+		return errors.New("pop3: internal error: follow-up queued after the batch's end")
+	}
+	b.queued += len(qs)
+	return nil
+}
+
+// thenDone calls b.then, if any, and closes b's queue of follow-ups.
+func (c *Conn) thenDone(b *batch) error {
+	var err error
+	if b.then != nil {
+		err = b.then()
+	}
+	c.flight.closeQueue()
+	return err
 }
 
 // runBatch runs b while the Conn is in the batch state, so that every other entry,
 // including those of b.handle, fails with ErrBusy. Every command is checked before
 // anything is sent. A negative reply does not stop the batch: its *Error is joined into
-// the result, and handle is not called. An error from handle, or a body that cannot be
-// read to its end, stops it: the replies already asked for are read and discarded, so the
-// Conn stays usable, unless it broke. If handle panics, the Conn is broken and the writer
-// stopped before the panic goes on.
+// the result, and handle is not called. An error from handle or then, or a body that
+// cannot be read to its end, stops it: nothing more is sent, and the replies already
+// asked for are read and discarded, so the Conn stays usable, unless it broke. If handle
+// panics, the Conn is broken and the writer stopped before the panic goes on.
 func (c *Conn) runBatch(b *batch) error {
 	if err := c.exchange(); err != nil {
 		return err
@@ -220,41 +343,79 @@ func (c *Conn) runBatch(b *batch) error {
 			return err
 		}
 	}
-	if len(b.first) == 0 {
+	follow := make([]followUp, len(b.follow))
+	for j, cmd := range b.follow {
+		if err := checkCommand(cmd.keyword, cmd.args, false); err != nil {
+			return err
+		}
+		follow[j] = followUp{command: cmd, tag: len(b.first) + j}
+	}
+	if len(b.first) == 0 && len(b.follow) == 0 && b.then == nil {
 		return nil
 	}
 	if err := c.setState(connIdle, connBatch); err != nil {
 		return err
 	}
 	defer c.setState(connBatch, connIdle) // fails, harmlessly, once broken or closed
+	b.queued = len(follow)
+	c.flight.openQueue(follow, b.followed != nil)
+	defer c.flight.openQueue(nil, false)
+	var failures []error
+	if len(b.first) == 0 {
+		if err := c.thenDone(b); err != nil {
+			return err
+		}
+	}
 	if b.pipelined {
 		return c.runPipelined(b, args)
 	}
-	var failures []error
-	for i, f := range b.first {
-		if err := c.checkInStep(b.keyword); err != nil {
-			return joinErrors(append(failures, err)...)
+	next := 0 // the next command of first to send
+	for {
+		tag := next
+		if q, ok := c.flight.nextFollowUp(false); ok {
+			if err := c.checkInStep(q.keyword); err != nil {
+				return joinErrors(append(failures, err)...)
+			}
+			tag = q.tag
+			c.writeTagged(q.keyword, q.args, tag)
+		} else if next < len(b.first) {
+			if err := c.checkInStep(b.keyword); err != nil {
+				return joinErrors(append(failures, err)...)
+			}
+			args[0] = b.first[next]
+			c.writeTagged(b.keyword, args, tag)
+			next++
+		} else {
+			return joinErrors(failures...)
 		}
-		args[0] = f
-		c.writeCommand(b.keyword, args)
 		if err := c.flush(); err != nil {
 			return joinErrors(append(failures, err)...)
 		}
-		failure, stop := c.batchReply(b, i, b.handle)
+		failure, stop := c.batchReply(b, tag, b.handle)
 		if failure != nil {
 			failures = append(failures, failure)
+		}
+		if stop == nil && tag == len(b.first)-1 {
+			stop = c.thenDone(b)
 		}
 		if stop != nil {
 			return joinErrors(append(failures, stop)...)
 		}
 	}
-	return joinErrors(failures...)
 }
 
-// batchReply reads the reply to command i of a batch and hands it to handle. A negative
-// reply is a failure, and the batch goes on; stop is the error that ends the batch:
-// handle's, or what broke the Conn.
-func (c *Conn) batchReply(b *batch, i int, handle func(int, io.Reader) error) (failure, stop error) {
+// batchReply reads the reply to the command of a batch whose index is tag and hands it to
+// handle, or to followed for a follow-up. A negative reply is a failure, and the batch
+// goes on; stop is the error that ends the batch: handle's, or what broke the Conn.
+func (c *Conn) batchReply(b *batch, tag int, handle func(int, io.Reader) error) (failure, stop error) {
+	if tag >= len(b.first) {
+		err := c.readPositive()
+		if err != nil && !isNegative(err) {
+			return nil, err
+		}
+		b.followed(tag-len(b.first), err)
+		return err, nil
+	}
 	if err := c.readPositive(); err != nil {
 		if isNegative(err) {
 			return err, nil
@@ -262,13 +423,13 @@ func (c *Conn) batchReply(b *batch, i int, handle func(int, io.Reader) error) (f
 		return nil, err
 	}
 	if !b.multiLine {
-		return nil, handle(i, nil)
+		return nil, handle(tag, nil)
 	}
 	body, err := c.lend(connBatch, connBatch)
 	if err != nil {
 		return nil, err
 	}
-	herr := handle(i, body)
+	herr := handle(tag, body)
 	cerr := body.Close()
 	c.body = nil
 	switch {
@@ -314,10 +475,14 @@ func (c *Conn) runPipelined(b *batch, args []string) error {
 		}
 	}()
 	var failures []error
-	for i := 0; c.flight.await(); i++ {
-		failure, stop := c.batchReply(b, i, b.handle)
+	for c.flight.await() {
+		tag := c.flight.oldestTag()
+		failure, stop := c.batchReply(b, tag, b.handle)
 		if failure != nil {
 			failures = append(failures, failure)
+		}
+		if stop == nil && tag == len(b.first)-1 {
+			stop = c.thenDone(b)
 		}
 		if stop == nil {
 			continue
@@ -329,8 +494,13 @@ func (c *Conn) runPipelined(b *batch, args []string) error {
 		}
 		// handle failed: send nothing more, and read the replies already asked for.
 		finish()
-		for i++; c.flight.len() > 0; i++ {
-			if _, derr := c.batchReply(b, i, discard); derr != nil {
+		for c.flight.len() > 0 {
+			tag := c.flight.oldestTag()
+			failure, derr := c.batchReply(b, tag, discard)
+			if failure != nil && tag >= len(b.first) { // a follow-up's, still told to followed
+				failures = append(failures, failure)
+			}
+			if derr != nil {
 				return joinErrors(append(failures, stop, derr)...)
 			}
 		}
@@ -343,19 +513,39 @@ func (c *Conn) runPipelined(b *batch, args []string) error {
 	return joinErrors(failures...)
 }
 
-// writeBatch is the writer of a pipelined batch: it sends the commands, each once the
-// window has room, flushing whenever it would otherwise wait. After a stop it flushes what
-// it has buffered, whose replies the reader then discards. A write error breaks the Conn
-// and closes the network connection, which ends the reader's wait.
+// writeBatch is the writer of a pipelined batch: it sends the follow-ups queued, then the
+// next command of first, each once the window has room, flushing whenever it would
+// otherwise wait; with nothing left to send, it waits for follow-ups while the queue is
+// open. After a stop it flushes what it has buffered, whose replies the reader then
+// discards. A write error breaks the Conn and closes the network connection, which ends
+// the reader's wait.
 func (c *Conn) writeBatch(b *batch, args []string) {
 	cmdArgs := append([]string(nil), args...)
-	base := len(b.keyword) + 2
-	for _, a := range b.extra {
-		base += 1 + len(a)
-	}
-	for _, f := range b.first {
-		octets := base + 1 + len(f)
-		if !c.flight.room(octets, false) {
+	next := 0 // the next command of first to send
+	for {
+		keyword, a, tag := b.keyword, cmdArgs, next
+		var q followUp
+		ok := false
+		if b.followed != nil {
+			q, ok = c.flight.nextFollowUp(false)
+		}
+		if !ok && next == len(b.first) {
+			// Nothing to send now: flush, and wait for a follow-up or the queue's end.
+			if err := c.w.Flush(); err != nil {
+				c.abort(c.flight.oldest(), err)
+				return
+			}
+			if q, ok = c.flight.nextFollowUp(true); !ok {
+				return // stopped, or nothing more to send; everything written is flushed
+			}
+		}
+		if ok {
+			keyword, a, tag = q.keyword, q.args, q.tag
+		} else {
+			cmdArgs[0] = b.first[next]
+			next++
+		}
+		if octets := commandOctets(keyword, a); !c.flight.room(octets, false) {
 			if err := c.w.Flush(); err != nil {
 				c.abort(c.flight.oldest(), err)
 				return
@@ -364,12 +554,17 @@ func (c *Conn) writeBatch(b *batch, args []string) {
 				return // stopped; everything written is flushed
 			}
 		}
-		cmdArgs[0] = f
-		c.writeCommand(b.keyword, cmdArgs)
+		c.writeTagged(keyword, a, tag)
 	}
-	if err := c.w.Flush(); err != nil {
-		c.abort(c.flight.oldest(), err)
+}
+
+// commandOctets is the size of a command line on the wire, CRLF included.
+func commandOctets(keyword string, args []string) int {
+	n := len(keyword) + 2
+	for _, a := range args {
+		n += 1 + len(a)
 	}
+	return n
 }
 
 // joinErrors is errors.Join without repeats: an error already joined, or one whose text is

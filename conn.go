@@ -359,18 +359,20 @@ func (c *Conn) checkInStep(next string) error {
 // writeCommand buffers a checked command and records it in flight. It touches only the
 // writing side of the Conn, so the writer of a pipelined batch may call it while another
 // goroutine reads replies; a write error surfaces at the next flush.
-func (c *Conn) writeCommand(keyword string, args []string) {
+func (c *Conn) writeCommand(keyword string, args []string) { c.writeTagged(keyword, args, 0) }
+
+// writeTagged is writeCommand for a command of a batch, recorded with its index in the
+// batch (tag), which tells the reader what the next reply answers.
+func (c *Conn) writeTagged(keyword string, args []string, tag int) {
 	c.w.WriteString(keyword)
-	octets := len(keyword) + 2
 	for _, a := range args {
 		c.w.write(' ')
 		c.w.WriteString(a)
-		octets += 1 + len(a)
 	}
 	c.w.WriteString("\r\n")
 	display := displayCommand(keyword, args)
 	c.trace.client(display)
-	c.flight.push(sentCommand{display: display, octets: octets})
+	c.flight.push(sentCommand{display: display, octets: commandOctets(keyword, args), tag: tag})
 }
 
 func (c *Conn) flush() error {
@@ -386,14 +388,12 @@ func checkCommand(keyword string, args []string, allowUTF8 bool) error {
 	if err := checkWord(keyword, "keyword"); err != nil {
 		return err
 	}
-	n := len(keyword) + 2
 	for _, a := range args {
 		if err := checkArgument(a, allowUTF8); err != nil {
 			return err
 		}
-		n += 1 + len(a)
 	}
-	if n > maxCommandLength {
+	if n := commandOctets(keyword, args); n > maxCommandLength {
 		return fmt.Errorf("%w: %s command line of %d octets exceeds %d", ErrInvalidArgument, keyword, n, maxCommandLength)
 	}
 	return nil

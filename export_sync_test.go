@@ -9,6 +9,9 @@ func SetSyncClock(now func() time.Time) (restore func()) {
 	return func() { syncNow = old }
 }
 
+// SetCommitEvery makes p commit every n delivered messages.
+func SetCommitEvery(p *SyncPlan, n int) { p.commitEvery = n }
+
 // ParseSyncFile and FormatSyncFile expose the file format to the tests.
 var (
 	ParseSyncFile  = parseSyncFile

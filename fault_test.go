@@ -75,11 +75,27 @@ const faultAccount = "user@fault"
 // faultSync runs a fetch-and-delete Sync into a new store and checks, whatever fault it
 // meets, the order of its commit points: every message delivered is recorded, and no
 // unique-id is forgotten, and none reported deleted, unless QUIT's +OK arrived (then the
-// call succeeds and the store is empty).
-var faultSync = faultCall{"Sync", func(c *pop3.Client, _ *faultLog) (string, error) {
+// call succeeds and the store is empty). With the default commit groups of 256, its DELEs
+// all go with QUIT.
+var faultSync = faultSyncEvery(0)
+
+// faultSyncEvery is faultSync with a commit every n messages (n > 0): the DELE of each
+// message goes into the stream of the RETRs once it is committed.
+func faultSyncEvery(n int) faultCall {
+	return faultCall{"Sync", func(c *pop3.Client, _ *faultLog) (string, error) { return faultSyncRun(c, n) }}
+}
+
+func faultSyncRun(c *pop3.Client, every int) (string, error) {
 	store := newTableStore()
 	var delivered []string
-	res, err := c.Sync(context.Background(), store, pop3.SyncPolicy{Delete: true}, func(m pop3.SyncMessage, body io.Reader) error {
+	plan, err := c.PlanSync(context.Background(), store, pop3.SyncPolicy{Delete: true})
+	if err != nil {
+		return "", err
+	}
+	if every > 0 {
+		pop3.SetCommitEvery(plan, every)
+	}
+	res, err := plan.Run(context.Background(), func(m pop3.SyncMessage, body io.Reader) error {
 		if _, err := faultBody(body); err != nil {
 			return err
 		}
@@ -92,7 +108,7 @@ var faultSync = faultCall{"Sync", func(c *pop3.Client, _ *faultLog) (string, err
 		return "", fmt.Errorf("Sync failed (%v) with %v recorded of %v delivered and %d reported deleted", err, recorded, delivered, res.Deleted)
 	}
 	return fmt.Sprintf("%+v, store %v", res, recorded), err
-}}
+}
 
 // faultBody reads a body to its end, read by read, and reports whether it ended in
 // io.EOF. An error that is io.EOF only at the wrapping level but not io.ErrUnexpectedEOF
@@ -224,6 +240,7 @@ var faultSessions = []struct {
 		faultQuit,
 	})},
 	{"sync with deletion", "", true, slices.Concat(faultLogin("user", "pass"), []faultCall{faultSync})},
+	{"sync deleting in the stream", "", true, slices.Concat(faultLogin("user", "pass"), []faultCall{faultSyncEvery(1)})},
 	{"dovecot transcript", "dovecot", false, faultTranscriptCalls},
 	{"mailutils transcript", "mailutils", false, faultTranscriptCalls},
 }

@@ -48,6 +48,19 @@ func (c *Client) DeleEach(nums []int) error {
 // fn receives the bodies of multi-line replies (nil for DELE). The Client checks the
 // numbers and keeps the deleted set; the Conn's batch does the rest.
 func (c *Client) each(keyword string, nums []int, extra []string, fn func(int, io.Reader) error) error {
+	if len(nums) == 0 {
+		return nil
+	}
+	b, err := c.newBatch(keyword, nums, extra, fn)
+	if err != nil {
+		return err
+	}
+	return c.conn.runBatch(b)
+}
+
+// newBatch makes the batch of each: it checks the numbers and asks the capabilities
+// (pipelined or not); with fn nil, a positive reply marks its message deleted.
+func (c *Client) newBatch(keyword string, nums []int, extra []string, fn func(int, io.Reader) error) (*batch, error) {
 	first := make([]string, len(nums))
 	var seen map[int]bool // DELE's: a message is marked deleted once
 	if fn == nil {
@@ -56,25 +69,22 @@ func (c *Client) each(keyword string, nums []int, extra []string, fn func(int, i
 	for i, n := range nums {
 		num, err := c.message(n)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if fn == nil {
 			if seen[n] {
-				return fmt.Errorf("%w: message %d is listed twice", ErrInvalidArgument, n)
+				return nil, fmt.Errorf("%w: message %d is listed twice", ErrInvalidArgument, n)
 			}
 			seen[n] = true
 		}
 		first[i] = num
 	}
-	if len(nums) == 0 {
-		return nil
-	}
 	if err := c.conn.guard(); err != nil { // a broken Conn asks no CAPA
-		return err
+		return nil, err
 	}
 	caps, err := c.capabilities()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b := &batch{keyword: keyword, first: first, extra: extra, multiLine: fn != nil, pipelined: caps.Pipelining()}
 	if fn != nil {
@@ -85,5 +95,5 @@ func (c *Client) each(keyword string, nums []int, extra []string, fn func(int, i
 			return nil
 		}
 	}
-	return c.conn.runBatch(b)
+	return b, nil
 }

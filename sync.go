@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -131,7 +132,7 @@ var (
 var syncNow = time.Now
 
 // syncCommitEvery bounds how many delivered messages Sync records in one Commit: it groups
-// the records of a batch for speed, and commits them before any DELE is sent.
+// the records of a batch for speed, and commits them before any DELE of them is sent.
 const syncCommitEvery = 256
 
 // SyncAccount returns the name Sync gives the account of user at the server addr
@@ -190,6 +191,8 @@ type SyncPlan struct {
 	known   map[string]*SyncRecord // the store's records by unique-id
 	groups  map[string][]int       // unique-id -> indexes in Fetch, for copies sharing one
 	ran     bool
+	// commitEvery is syncCommitEvery, or what a test set.
+	commitEvery int
 }
 
 // Sync downloads what store has not seen, hands each message to deliver (which returns nil
@@ -197,11 +200,13 @@ type SyncPlan struct {
 // server what policy says. The Client must be logged in.
 //
 // It is PlanSync followed by Run: one UIDL and one LIST, then the messages not yet stored
-// retrieved (pipelined where the server lists PIPELINING), then DELE for what the policy
-// removes, then QUIT, which ends the session. Message numbers come only from this
-// session's listings; a DELE is sent only for a message whose unique-id this session's
-// UIDL listed and whose record Commit has made durable. A unique-id is forgotten only
-// after QUIT's positive reply or once a complete listing no longer shows it.
+// retrieved (pipelined where the server lists PIPELINING), DELE for what the policy
+// removes, each once its record is committed (in the same stream as the retrievals still
+// in flight, where the server pipelines), and QUIT, which ends the session. Message
+// numbers come only from this session's listings; a DELE is sent only for a message whose
+// unique-id this session's UIDL listed and whose record Commit has made durable. A
+// unique-id is forgotten only after QUIT's positive reply or once a complete listing no
+// longer shows it.
 //
 // If ctx ends, the connection is closed: what was delivered is recorded, nothing is
 // deleted, and the error matches ctx.Err().
@@ -235,7 +240,7 @@ func (c *Client) PlanSync(ctx context.Context, store SyncStore, policy SyncPolic
 	if err != nil {
 		return nil, err
 	}
-	p := &SyncPlan{c: c, store: store, policy: policy, account: account,
+	p := &SyncPlan{c: c, store: store, policy: policy, account: account, commitEvery: syncCommitEvery,
 		known: make(map[string]*SyncRecord, len(state.Records)), groups: make(map[string][]int)}
 	for i := range state.Records {
 		p.known[state.Records[i].UID] = &state.Records[i]
@@ -367,13 +372,29 @@ type syncRun struct {
 	pending map[string]*SyncRecord // records delivered but not committed yet
 	dirty   int
 	meta    *SyncChange    // the account, login and vanished unique-ids, until first committed
-	stored  []int          // message numbers stored in this session, to delete
+	stored  []int          // message numbers delivered in this session, to delete once committed
+	ready   []int          // message numbers committed and to delete, DELE not queued yet
 	digests map[string]int // "uid\x00digest" of copies handled in this session -> count
+	// commitFailed is set once a Commit failed: the session then ends without QUIT.
+	commitFailed bool
+
+	// The follow-ups of the fetch batch: follow holds the message number of each DELE
+	// queued, in queue order, and 0 for QUIT; answered the replies read, by queue index.
+	follow   []int
+	answered map[int]error
 }
 
 // Run carries out the plan: it retrieves the messages of Fetch and hands each to deliver,
 // records them in the store, marks with DELE what the policy removes, and ends the
 // session with QUIT. See Sync. A plan runs once.
+//
+// Where the server lists PIPELINING, the session takes the fewest round trips: the DELEs
+// of messages stored before this session go ahead of the RETRs, the DELEs of each group of
+// messages go into the same stream as the RETRs still in flight once Commit has recorded
+// the group, and the last DELEs go in the same write as QUIT, whose reply Run awaits. A
+// negative reply to one DELE leaves that message on the server (its unique-id stays
+// recorded) and does not stop the others. If a Commit fails, Run sends no more DELE and
+// closes the connection without QUIT, so that nothing is removed in this session.
 func (p *SyncPlan) Run(ctx context.Context, deliver func(m SyncMessage, body io.Reader) error) (SyncResult, error) {
 	if deliver == nil {
 		return SyncResult{}, fmt.Errorf("%w: nil deliver function", ErrInvalidArgument)
@@ -382,7 +403,8 @@ func (p *SyncPlan) Run(ctx context.Context, deliver func(m SyncMessage, body io.
 		return SyncResult{}, fmt.Errorf("%w: the sync plan has already run", ErrInvalidArgument)
 	}
 	p.ran = true
-	r := &syncRun{p: p, deliver: deliver, pending: make(map[string]*SyncRecord), digests: make(map[string]int)}
+	r := &syncRun{p: p, deliver: deliver, pending: make(map[string]*SyncRecord), digests: make(map[string]int),
+		answered: make(map[int]error)}
 	r.res.ExpireZero = p.ExpireZero
 	c := p.c
 
@@ -390,57 +412,157 @@ func (p *SyncPlan) Run(ctx context.Context, deliver func(m SyncMessage, body io.
 	// what has vanished.
 	r.meta = &SyncChange{Account: p.account, Forget: p.Forget, LastLogin: c.loginTime}
 
-	nums := make([]int, len(p.Fetch))
-	index := make(map[int]int, len(p.Fetch))
-	for i, m := range p.Fetch {
-		nums[i] = m.Number
-		index[m.Number] = i
-	}
-	fetchErr := withContext(ctx, c, func() error {
-		return c.RetrEach(nums, func(n int, body io.Reader) error {
-			return r.handle(p.Fetch[index[n]], body)
-		})
-	})
-	if err := r.commit(); err != nil {
-		return r.res, errors.Join(fetchErr, err)
-	}
 	listed := len(p.Delete) + p.Keep + len(p.Fetch)
+	r.res.Kept = listed
+	fetchErr := withContext(ctx, c, r.fetch)
+	quitErr, quitSent := r.quitReply()
+	if quitSent && quitErr == nil {
+		c.Close() // QUIT's +OK: the server has removed what was marked deleted
+		return r.res, r.forget(fetchErr)
+	}
+	if err := r.commit(); err != nil || r.commitFailed {
+		// Whatever could be recorded is; nothing is removed without a clean QUIT.
+		c.Close()
+		return r.res, joinErrors(fetchErr, err)
+	}
 	if fetchErr != nil && (ctx.Err() != nil || c.conn.Err() != nil) {
 		// Whatever was delivered is recorded; the connection is gone, nothing is deleted.
 		c.Close()
-		r.res.Kept = listed
+		if len(r.follow) > 0 {
+			fetchErr = notRemoved(fetchErr)
+		}
 		return r.res, fetchErr
 	}
-	// A message the server refused, or deliver failed on, stays on the server; what was
-	// stored and recorded may still be removed.
-
-	var dele []int
-	for _, m := range p.Delete {
-		dele = append(dele, m.Number)
+	if quitSent {
+		c.Close()
+		return r.res, errors.Join(fetchErr, notRemoved(quitErr))
 	}
-	if p.policy.Delete && p.policy.DeleteAfter == 0 {
-		dele = append(dele, r.stored...)
+	// The batch stopped early (deliver failed), or sent no DELE: a message the server
+	// refused, or deliver failed on, stays on the server; what was stored and recorded is
+	// removed, one command after another.
+	dele := r.ready
+	for j, n := range r.follow {
+		if _, ok := r.answered[j]; !ok && n != 0 {
+			dele = append(dele, n)
+		}
 	}
-	if len(dele) == 0 {
-		r.res.Kept = listed
+	if len(dele) > 0 {
+		err := withContext(ctx, c, func() error { return c.DeleEach(dele) })
+		for _, n := range dele {
+			j := len(r.follow)
+			r.follow = append(r.follow, n)
+			if c.deleted[n] {
+				r.answered[j] = nil
+			} else {
+				r.answered[j] = errors.New("not deleted")
+			}
+		}
+		if err != nil && c.conn.Err() != nil {
+			c.Close()
+			return r.res, errors.Join(fetchErr, notRemoved(err))
+		}
+		fetchErr = joinErrors(fetchErr, err)
+	}
+	if len(c.deleted) == 0 {
 		c.Quit() // nothing is marked deleted: the outcome of QUIT changes nothing
 		return r.res, fetchErr
 	}
-	err := withContext(ctx, c, func() error { return c.DeleEach(dele) })
-	if err == nil {
-		err = withContext(ctx, c, c.Quit)
-	} else {
-		c.Close() // nothing is removed without a clean QUIT
+	if err := withContext(ctx, c, c.Quit); err != nil {
+		return r.res, errors.Join(fetchErr, notRemoved(err))
 	}
+	return r.res, r.forget(fetchErr)
+}
+
+// notRemoved is the error of a session that ended without QUIT's +OK after DELEs.
+func notRemoved(err error) error {
+	return fmt.Errorf("pop3: sync: the server may not have removed the messages marked deleted: %w", unprefixed(err))
+}
+
+// fetch is the session's one batch: the RETRs of the plan and, when the policy or a mark
+// removes mail, the DELEs and QUIT as follow-ups (see Run).
+func (r *syncRun) fetch() error {
+	p, c := r.p, r.p.c
+	nums := make([]int, len(p.Fetch))
+	for i, m := range p.Fetch {
+		nums[i] = m.Number
+	}
+	b, err := c.newBatch("RETR", nums, nil, func(int, io.Reader) error { return nil })
 	if err != nil {
-		r.res.Kept = listed
-		return r.res, errors.Join(fetchErr, fmt.Errorf("pop3: sync: the server may not have removed the messages marked deleted: %w", unprefixed(err)))
+		return err
 	}
-	r.res.Deleted = len(dele)
-	r.res.Kept = listed - len(dele)
-	if p.NoUIDL {
-		return r.res, fetchErr
+	b.handle = func(i int, body io.Reader) error {
+		if err := r.handle(p.Fetch[i], body); err != nil {
+			return err
+		}
+		if r.dirty < p.commitEvery || i == len(p.Fetch)-1 {
+			return nil // the last group is committed by then (or after the batch), its DELEs sent with QUIT
+		}
+		if err := r.commit(); err != nil {
+			return err
+		}
+		return r.queueDeletions(b, false)
 	}
+	if len(p.Delete) > 0 || (p.policy.Delete && p.policy.DeleteAfter == 0) {
+		for _, m := range p.Delete {
+			b.follow = append(b.follow, deleCommand(m.Number))
+			r.follow = append(r.follow, m.Number)
+		}
+		b.followed = func(j int, err error) {
+			r.answered[j] = err
+			if n := r.follow[j]; n != 0 && err == nil {
+				c.deleted[n] = true
+			}
+		}
+		b.then = func() error {
+			if err := r.commit(); err != nil {
+				return err
+			}
+			return r.queueDeletions(b, true)
+		}
+	} else if len(p.Fetch) == 0 {
+		return nil
+	}
+	return c.conn.runBatch(b)
+}
+
+// deleCommand is the DELE of message n.
+func deleCommand(n int) command { return command{keyword: "DELE", args: []string{strconv.Itoa(n)}} }
+
+// queueDeletions queues the DELEs of the messages committed since the last call in the
+// fetch batch b; with last, QUIT after them, if anything is marked deleted.
+func (r *syncRun) queueDeletions(b *batch, last bool) error {
+	if b.followed == nil {
+		return nil
+	}
+	var cmds []command
+	for _, n := range r.ready {
+		cmds = append(cmds, deleCommand(n))
+		r.follow = append(r.follow, n)
+	}
+	r.ready = r.ready[:0]
+	if last && len(r.follow) > 0 {
+		cmds = append(cmds, command{keyword: "QUIT"})
+		r.follow = append(r.follow, 0)
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	return r.p.c.conn.queueFollowUps(b, cmds...)
+}
+
+// quitReply reports whether QUIT was sent in the fetch batch and its reply read, and the
+// *Error of a negative one.
+func (r *syncRun) quitReply() (err error, sent bool) {
+	if n := len(r.follow); n > 0 && r.follow[n-1] == 0 {
+		err, sent = r.answered[n-1]
+	}
+	return err, sent
+}
+
+// forget counts the deletions after QUIT's +OK and drops their unique-ids from the store,
+// except those of which a copy was not deleted.
+func (r *syncRun) forget(fetchErr error) error {
+	p := r.p
 	uidOf := make(map[int]string, len(p.Fetch)+len(p.Delete))
 	for _, list := range [][]SyncMessage{p.Fetch, p.Delete} {
 		for _, m := range list {
@@ -448,17 +570,31 @@ func (p *SyncPlan) Run(ctx context.Context, deliver func(m SyncMessage, body io.
 		}
 	}
 	forget := make(map[string]bool)
-	for _, n := range dele {
-		forget[uidOf[n]] = true
+	for j, n := range r.follow {
+		if err, ok := r.answered[j]; n != 0 && ok {
+			if err == nil {
+				r.res.Deleted++
+				forget[uidOf[n]] = true
+			}
+		}
+	}
+	for j, n := range r.follow {
+		if err := r.answered[j]; n != 0 && err != nil {
+			delete(forget, uidOf[n])
+		}
+	}
+	r.res.Kept -= r.res.Deleted
+	if p.NoUIDL || len(forget) == 0 {
+		return fetchErr
 	}
 	ch := SyncChange{Account: p.account}
 	for uid := range forget {
 		ch.Forget = append(ch.Forget, uid)
 	}
 	if err := p.store.Commit(ch); err != nil {
-		return r.res, errors.Join(fetchErr, fmt.Errorf("pop3: sync store: %w", unprefixed(err)))
+		return errors.Join(fetchErr, fmt.Errorf("pop3: sync store: %w", unprefixed(err)))
 	}
-	return r.res, fetchErr
+	return fetchErr
 }
 
 // maxBufferedCopy bounds a copy that shares its unique-id with others: it is read whole
@@ -511,9 +647,6 @@ func (r *syncRun) handle(m SyncMessage, body io.Reader) error {
 	r.res.Fetched++
 	r.res.Octets += octets
 	r.record(m, digest, true)
-	if r.dirty >= syncCommitEvery {
-		return r.commit()
-	}
 	return nil
 }
 
@@ -572,8 +705,13 @@ func (r *syncRun) commit() error {
 	}
 	if err := r.p.store.Commit(ch); err != nil {
 		r.stored = nil // nothing unrecorded may be deleted
+		r.commitFailed = true
 		return fmt.Errorf("pop3: sync store: %w", unprefixed(err))
 	}
+	if !r.commitFailed {
+		r.ready = append(r.ready, r.stored...)
+	}
+	r.stored = r.stored[:0]
 	if r.meta != nil {
 		r.res.Forgotten = len(r.meta.Forget)
 		r.meta = nil
