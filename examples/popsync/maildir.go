@@ -46,8 +46,12 @@ type maildir struct {
 	early   chan struct{}  // asks the early flusher for a syncfs
 	flushed chan struct{}  // closed when the early flusher has returned
 
+	// flushDir and earlyDir are dir, opened before anything is written, for the syncfs of
+	// flush and of the early flusher: each sees every write error from its opening on.
+	flushDir, earlyDir *os.File
+
 	mu      sync.Mutex
-	err     error    // the first failed write; sticky
+	err     error    // the first failed write or flush; sticky
 	pending []string // files renamed into new/ and not yet flushed
 }
 
@@ -94,6 +98,13 @@ func openMaildir(dir, account string) (*maildir, error) {
 			m.have[name] = foundOnDisk
 		}
 	}
+	if m.flushDir, err = os.Open(dir); err != nil {
+		return nil, err
+	}
+	if m.earlyDir, err = os.Open(dir); err != nil {
+		m.flushDir.Close()
+		return nil, err
+	}
 	m.queue = make(chan *queued, queueDepth)
 	m.free = make(chan *queued, queueDepth+1)
 	m.stopped = make(chan struct{})
@@ -110,6 +121,8 @@ func (m *maildir) close() {
 	<-m.stopped
 	close(m.early)
 	<-m.flushed
+	m.flushDir.Close()
+	m.earlyDir.Close()
 }
 
 // earlyEvery is how many files the writer writes between two early flushes.
@@ -117,13 +130,30 @@ const earlyEvery = 64
 
 // earlyFlusher starts writing out the files already written, while the next messages
 // arrive, so that the flush before a Commit, which has to wait for its syncfs, finds
-// little left to write. It only saves time: flush does not count on it.
+// little left to write. flush does not count on it for durability.
 func (m *maildir) earlyFlusher() {
 	defer close(m.flushed)
 	for range m.early {
-		syncAll(m.dir) // a failure shows again in flush's own syncfs
+		m.earlyFlush()
 	}
 }
+
+// earlyFlush is one early syncfs. Its error is kept like a failed write's, so that every
+// later flush and deliver fails: the kernel reports a write error to each descriptor
+// once, and a page that failed to be written is not written again, so the error must not
+// be lost here even though flush's own descriptor sees it too.
+func (m *maildir) earlyFlush() {
+	if _, err := syncFS(m.earlyDir); err != nil {
+		m.mu.Lock()
+		if m.err == nil {
+			m.err = fmt.Errorf("flushing the Maildir: %w", err)
+		}
+		m.mu.Unlock()
+	}
+}
+
+// syncFS is syncAll; a test may replace it.
+var syncFS = syncAll
 
 // writer writes the queued messages, in order, until the queue is closed.
 func (m *maildir) writer() {
@@ -324,8 +354,9 @@ func (m *maildir) flush() error {
 	if len(m.pending) == 0 {
 		return nil
 	}
-	if ok, err := syncAll(m.dir); err != nil {
-		return err
+	if ok, err := syncFS(m.flushDir); err != nil {
+		m.err = fmt.Errorf("flushing the Maildir: %w", err)
+		return m.err
 	} else if ok {
 		m.pending = m.pending[:0]
 		return nil
@@ -346,9 +377,11 @@ func (m *maildir) flush() error {
 		}
 	}
 	if first != nil {
+		m.err = first // a page that failed to be written is not written again
 		return first
 	}
 	if err := syncFile(filepath.Join(m.dir, "new")); err != nil {
+		m.err = err
 		return err
 	}
 	m.pending = m.pending[:0]

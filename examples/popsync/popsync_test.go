@@ -304,3 +304,50 @@ func TestMaildirWriteFails(t *testing.T) {
 		t.Errorf("new/ holds %d files", len(entries))
 	}
 }
+
+// A failed early syncfs is kept: the kernel reports a write error once to each descriptor
+// and does not write the failed pages again, so the flush before the next Commit, and
+// every deliver after it, must fail even though the flush's own syncfs would succeed.
+func TestMaildirEarlyFlushFails(t *testing.T) {
+	_, md := testMaildir(t)
+	failed := errors.New("injected EIO")
+	syncFS = func(d *os.File) (bool, error) {
+		if d == md.earlyDir {
+			return false, failed
+		}
+		return syncAll(d)
+	}
+	t.Cleanup(func() { syncFS = syncAll })
+	msg := pop3.SyncMessage{Number: 1, UID: "u1", Size: 5}
+	if err := md.deliver(msg, strings.NewReader("a\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	md.written.Wait()
+	md.earlyFlush()
+	if err := md.flush(); !errors.Is(err, failed) {
+		t.Fatalf("flush after a failed early syncfs: %v, want the injected error", err)
+	}
+	msg.Number, msg.UID = 2, "u2"
+	if err := md.deliver(msg, strings.NewReader("b\r\n\r\n")); !errors.Is(err, failed) {
+		t.Errorf("deliver after a failed early syncfs: %v, want the injected error", err)
+	}
+	if err := md.flush(); !errors.Is(err, failed) {
+		t.Errorf("second flush: %v, want the injected error", err)
+	}
+}
+
+// flush's syncfs failing fails the flush and every later one.
+func TestMaildirFlushFails(t *testing.T) {
+	_, md := testMaildir(t)
+	failed := errors.New("injected EIO")
+	syncFS = func(*os.File) (bool, error) { return false, failed }
+	t.Cleanup(func() { syncFS = syncAll })
+	if err := md.deliver(pop3.SyncMessage{Number: 1, UID: "u1", Size: 5}, strings.NewReader("a\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := md.flush(); !errors.Is(err, failed) {
+			t.Errorf("flush %d: %v, want the injected error", i+1, err)
+		}
+	}
+}

@@ -7,16 +7,14 @@ import (
 	"syscall"
 )
 
-// syncAll makes everything written to the file system holding dir durable with one
-// syncfs(2), which costs one journal commit where an fsync per file costs one each. It
-// reports false where it could not, and the caller fsyncs the files one by one.
-func syncAll(dir string) (bool, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	if _, _, e := syscall.Syscall(sysSyncfs, f.Fd(), 0, 0); e != 0 {
+// syncAll makes everything written to the file system holding the open directory dir
+// durable with one syncfs(2), which costs one journal commit where an fsync per file costs
+// one each. It reports false where it could not, and the caller fsyncs the files one by
+// one. syncfs reports a write error of the file system once to each open file that was
+// open when it happened (Linux 5.8 and later): a descriptor opened after another one has
+// been told would not see it, so the caller keeps dir open from before its first write.
+func syncAll(dir *os.File) (bool, error) {
+	if _, _, e := syscall.Syscall(sysSyncfs, dir.Fd(), 0, 0); e != 0 {
 		if e == syscall.ENOSYS {
 			return false, nil
 		}

@@ -2,5 +2,7 @@
 
 package main
 
+import "os"
+
 // syncAll has no syncfs(2) here: the caller fsyncs the files one by one.
-func syncAll(dir string) (bool, error) { return false, nil }
+func syncAll(dir *os.File) (bool, error) { return false, nil }
