@@ -375,6 +375,9 @@ type syncRun struct {
 	stored  []int          // message numbers delivered in this session, to delete once committed
 	ready   []int          // message numbers committed and to delete, DELE not queued yet
 	digests map[string]int // "uid\x00digest" of copies handled in this session -> count
+	// committed holds the unique-ids committed in this session: their records count the
+	// copies handled so far, where a record from before counts them anew.
+	committed map[string]bool
 	// commitFailed is set once a Commit failed: the session then ends without QUIT.
 	commitFailed bool
 
@@ -404,7 +407,7 @@ func (p *SyncPlan) Run(ctx context.Context, deliver func(m SyncMessage, body io.
 	}
 	p.ran = true
 	r := &syncRun{p: p, deliver: deliver, pending: make(map[string]*SyncRecord), digests: make(map[string]int),
-		answered: make(map[int]error)}
+		committed: make(map[string]bool), answered: make(map[int]error)}
 	r.res.ExpireZero = p.ExpireZero
 	c := p.c
 
@@ -435,6 +438,9 @@ func (p *SyncPlan) Run(ctx context.Context, deliver func(m SyncMessage, body io.
 	}
 	if quitSent {
 		c.Close()
+		if quitErr != nil && errors.Is(fetchErr, quitErr) {
+			return r.res, notRemoved(fetchErr) // the batch's error holds QUIT's already
+		}
 		return r.res, errors.Join(fetchErr, notRemoved(quitErr))
 	}
 	// The batch stopped early (deliver failed), or sent no DELE: a message the server
@@ -672,7 +678,9 @@ func (r *syncRun) record(m SyncMessage, digest string, delivered bool) {
 		if old := r.p.known[m.UID]; old != nil {
 			cp := *old
 			cp.Digests = append([]string(nil), old.Digests...)
-			cp.Copies = 0
+			if !r.committed[m.UID] {
+				cp.Copies = 0 // a record from an earlier session: this listing counts anew
+			}
 			rec = &cp
 		} else {
 			rec = &SyncRecord{UID: m.UID, Stored: syncNow()}
@@ -718,6 +726,7 @@ func (r *syncRun) commit() error {
 	}
 	for uid, rec := range r.pending {
 		r.p.known[uid] = rec
+		r.committed[uid] = true
 	}
 	clear(r.pending)
 	r.dirty = 0

@@ -266,3 +266,51 @@ func TestSyncStreamLastRetrRefused(t *testing.T) {
 		t.Errorf("result %+v, store %v", res, store.uids(acct))
 	}
 }
+
+// C0041: copies sharing a unique-id whose commits fall in different groups are all
+// counted: the record committed after the second group says 2 copies, not 1, so the next
+// session does not fetch them again.
+func TestSyncCopiesAcrossCommits(t *testing.T) {
+	store := newTableStore()
+	acct := "alice@127.0.0.1"
+	c, srv := login(t, &pop3.Options{Account: acct}, capaPipelining,
+		Expect("UIDL"), Expect("LIST"),
+		Reply("+OK", "1 same", "2 same", ".", "+OK", "1 5", "2 5", "."),
+		Expect("RETR 1"), Expect("RETR 2"),
+		Reply("+OK", "one", ".", "+OK", "two", "."),
+		Expect("QUIT"), ExpectClosed(),
+	)
+	res, err := syncEvery(c, 1, store, pop3.SyncPolicy{}, (&collector{}).deliver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, srv)
+	st, err := store.Load(acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Fetched != 2 || len(st.Records) != 1 || st.Records[0].Copies != 2 || len(st.Records[0].Digests) != 2 {
+		t.Errorf("result %+v, records %+v; want one record of 2 copies with 2 digests", res, st.Records)
+	}
+}
+
+// A negative reply to QUIT in the stream: nothing is counted deleted or forgotten, and the
+// error says so and names QUIT's reply once.
+func TestSyncStreamQuitRefused(t *testing.T) {
+	store := newTableStore()
+	acct := "alice@127.0.0.1"
+	c, srv := login(t, &pop3.Options{Account: acct}, capaPipelining,
+		Expect("UIDL"), Expect("LIST"),
+		Reply("+OK", "1 a", ".", "+OK", "1 5", "."),
+		Expect("RETR 1"), Reply("+OK", "one", "."),
+		Expect("DELE 1"), Expect("QUIT"), Reply("+OK", "-ERR maildrop update failed"), ExpectClosed(),
+	)
+	res, err := syncEvery(c, 1, store, pop3.SyncPolicy{Delete: true}, (&collector{}).deliver)
+	wait(t, srv)
+	if err == nil || !strings.Contains(err.Error(), "may not have removed") || strings.Count(err.Error(), "maildrop update failed") != 1 {
+		t.Errorf("error %v; want one saying the messages may not be removed, naming QUIT's reply once", err)
+	}
+	if res.Deleted != 0 || len(store.uids(acct)) != 1 {
+		t.Errorf("result %+v, store %v; want nothing deleted, the unique-id kept", res, store.uids(acct))
+	}
+}
