@@ -34,9 +34,10 @@ const (
 // Conn is a POP3 connection below the Client: it sends commands and reads status lines,
 // listings and dot-stuffed bodies, for callers that need a command the Client never sends.
 // Every reply must arrive whole within the Options' Timeout, and a message body must not
-// stop arriving for longer (within an eighth more: see Options.Timeout). After a timeout, a cut, an over-long line, a reply that answers no
-// command or a body that could not be read to its end, the Conn is out of step with the
-// server and every later call returns the error that broke it, which matches ErrBroken.
+// stop arriving for longer (within an eighth more: see Options.Timeout). After a timeout,
+// a cut, an over-long line, a reply that answers no command or a body that could not be
+// read to its end, the Conn is out of step with the server and every later call returns
+// the error that broke it, which matches ErrBroken.
 //
 // The Conn takes turns: while a body it lent is unread, the next call drains it; while a
 // batch of the Client (RetrEach, TopEach, DeleEach) runs on it, every other call fails
@@ -150,7 +151,8 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 // *tls.Conn after STLS. Below a TLS connection the library made (DialTLS, DialContext,
 // STLS), on Linux and unless Options.DisableQuickAck is set, the TCP connection is
 // wrapped so that its reads turn TCP_QUICKACK on; the wrapper's NetConn method returns
-// the *net.TCPConn.
+// the *net.TCPConn. Reading from what NetConn returns while the Conn is in use breaks the
+// session; the wrapper's reads, unlike a *net.TCPConn's, must also never be concurrent.
 func (c *Conn) NetConn() net.Conn {
 	c.mu.Lock()
 	defer c.mu.Unlock()
