@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -129,8 +130,21 @@ func (s *minimalSession) login() error {
 // mailboxProcess runs TestMailboxProcess in a child process and returns the address of
 // its mailbox; the child ends when its standard input closes, at the cleanup.
 func mailboxProcess(tb testing.TB) string {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestMailboxProcess$")
-	cmd.Env = append(os.Environ(), "POP3_MAILBOX_PROCESS=1")
+	return childProcess(tb, "TestMailboxProcess", "POP3_MAILBOX_PROCESS=1", "addr ")
+}
+
+// childProcess runs this test binary again, for its test named test only, with env added
+// to its environment, and returns what follows prefix on the first line of its standard
+// output that begins with it (the rest is discarded). The child runs until its standard
+// input closes, at the cleanup, which waits for it.
+func childProcess(tb testing.TB, test, env, prefix string) string {
+	tb.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -144,11 +158,15 @@ func mailboxProcess(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "addr ") {
-		tb.Fatalf("mailbox process: %q, %v", line, err)
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+			go io.Copy(io.Discard, stdout)
+			return strings.TrimSpace(rest)
+		}
 	}
-	return strings.TrimSpace(strings.TrimPrefix(line, "addr "))
+	tb.Fatalf("%s did not start: %v", test, sc.Err())
+	return ""
 }
 
 // TestMailboxProcess is the mailbox of BenchmarkIdleSessions in a process of its own:

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -277,49 +276,22 @@ func BenchmarkWindowTLS(b *testing.B) {
 // and implicit TLS, in a process of its own, and returns its address and a TLS
 // configuration that trusts its certificate. A cleanup ends the process.
 func startMailboxProcess(b *testing.B, count, size int) (string, *tls.Config) {
-	exe, err := os.Executable()
+	line := childProcess(b, "TestBenchMailboxProcess", fmt.Sprintf("POP3_BENCH_MAILBOX=%d,%d", count, size), "MAILBOX ")
+	addr, cert, ok := strings.Cut(line, " ")
+	if !ok {
+		b.Fatalf("mailbox process: %q", line)
+	}
+	der, err := base64.StdEncoding.DecodeString(cert)
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^TestBenchMailboxProcess$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("POP3_BENCH_MAILBOX=%d,%d", count, size))
-	stdin, err := cmd.StdinPipe()
+	crt, err := x509.ParseCertificate(der)
 	if err != nil {
 		b.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
-	})
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		addr, cert, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "MAILBOX "), " ")
-		if !ok || !strings.HasPrefix(sc.Text(), "MAILBOX ") {
-			continue
-		}
-		der, err := base64.StdEncoding.DecodeString(cert)
-		if err != nil {
-			b.Fatal(err)
-		}
-		crt, err := x509.ParseCertificate(der)
-		if err != nil {
-			b.Fatal(err)
-		}
-		pool := x509.NewCertPool()
-		pool.AddCert(crt)
-		go io.Copy(io.Discard, stdout)
-		return addr, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	b.Fatalf("the mailbox process did not start: %v", sc.Err())
-	return "", nil
+	pool := x509.NewCertPool()
+	pool.AddCert(crt)
+	return addr, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }
 
 // TestBenchMailboxProcess is the server of BenchmarkWindowTLS, in a process of its own;

@@ -55,13 +55,7 @@ func newRawSession(tb testing.TB, addr string) *rawSession {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { conn.Close() })
-	s := &rawSession{conn: conn, r: bufio.NewReaderSize(conn, 64<<10)}
-	s.line(tb)
-	for _, cmd := range []string{"USER user", "PASS pass"} {
-		fmt.Fprintf(conn, "%s\r\n", cmd)
-		s.line(tb)
-	}
-	return s
+	return rawLogin(tb, conn)
 }
 
 func (s *rawSession) line(tb testing.TB) string {

@@ -3,7 +3,6 @@ package pop3test
 import (
 	"encoding/base64"
 	"io"
-	"net"
 	"testing"
 	"time"
 )
@@ -41,14 +40,7 @@ func FuzzMailboxSession(f *testing.F) {
 				CloseAfterBadCommands: int(flags % 7), TimestampGreeting: true,
 			},
 		}
-		server, client := net.Pipe()
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			m.serveConn(server, false, stop)
-			server.Close()
-			close(done)
-		}()
+		client, stop, done := servePipe(m)
 		drained := make(chan struct{})
 		go func() { io.Copy(io.Discard, client); close(drained) }()
 		client.SetWriteDeadline(time.Now().Add(10 * time.Second))

@@ -9,18 +9,25 @@ import (
 	"time"
 )
 
+// servePipe serves one session of m on an in-memory connection and returns the client's
+// side; closing stop tells the server to end, and done is closed once it has.
+func servePipe(m *Mailbox) (client net.Conn, stop chan struct{}, done <-chan struct{}) {
+	server, client := net.Pipe()
+	stop = make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		m.serveConn(server, false, stop)
+		server.Close()
+		close(ended)
+	}()
+	return client, stop, ended
+}
+
 // pipeSession starts a session of m on an in-memory connection, for tests in a synctest
 // bubble, and returns the client's side after reading the greeting.
 func pipeSession(t *testing.T, m *Mailbox) *rawClient {
 	t.Helper()
-	server, client := net.Pipe()
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		m.serveConn(server, false, stop)
-		server.Close()
-		close(done)
-	}()
+	client, stop, done := servePipe(m)
 	t.Cleanup(func() {
 		close(stop)
 		client.Close()
