@@ -122,6 +122,7 @@ func TestListAllErrors(t *testing.T) {
 		}
 		wait(t, srv)
 	})
+	// C0037: one line per message; a message listed twice is a malformed listing.
 	for name, uids := range map[string][]string{
 		"UIDL lists a message twice":               {"1 uid-a", "1 uid-b"},
 		"UIDL lists a message twice, out of order": {"2 uid-b", "1 uid-a", "2 uid-c"},

@@ -22,7 +22,8 @@ func (d *deadlineCounter) SetReadDeadline(time.Time) error { d.deadlines++; retu
 // TestReadLineBounds checks the line reader on input arriving a few octets at a time: a
 // line of MaxLineLength octets passes with CRLF or a bare LF, one octet more fails with
 // ErrLineTooLong, a line that never ends fails with ErrLineTooLong before the input
-// ends, and a line cut by the end of the input fails with io.ErrUnexpectedEOF.
+// ends, and a line cut by the end of the input fails with io.ErrUnexpectedEOF (MS-STANOPOP3
+// C0005, C0006).
 func TestReadLineBounds(t *testing.T) {
 	const max = 100
 	ok := "+" + strings.Repeat("x", max-1)
@@ -77,7 +78,8 @@ func TestListingOneDeadline(t *testing.T) {
 
 // TestListingNumbers checks the fast path of the listings' numbers against nextField and
 // parseDecimal: what it takes, they take with the same value and the same rest, and what
-// it leaves, they decide, so that a listing accepts and refuses exactly what they do.
+// it leaves, they decide, so that a listing accepts and refuses exactly what they do
+// (message 0 refused: C0011, C0021).
 func TestListingNumbers(t *testing.T) {
 	for _, f := range []string{"0", "1", "42", "007", "999999999999999999", "9223372036854775807",
 		"9223372036854775808", "", "-1", "+1", "1a", "１", "12 ", "12\tx y", " 12", "7\r",
@@ -106,7 +108,8 @@ func TestListingNumbers(t *testing.T) {
 // TestUIDFieldOctets checks the unique-id scan, which tests eight octets at a time,
 // against the rule octet by octet: every octet value at every position of a unique-id
 // either side of the eight-octet steps is accepted as part of it, ends it (a space or a
-// tab) or makes it malformed (another control octet), exactly as stopOctet says.
+// tab) or makes it malformed (another control octet), exactly as stopOctet says
+// (MS-STANOPOP3 C0039 for the octets of a unique-id, C0038 for the blank that ends it).
 func TestUIDFieldOctets(t *testing.T) {
 	for size := 1; size <= 19; size++ {
 		for at := 0; at < size; at++ {

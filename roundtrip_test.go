@@ -66,7 +66,7 @@ var capaUserPipelining = []Step{Expect("CAPA"), Reply("+OK", "USER", "PIPELINING
 
 // Where the server listed PIPELINING before the login (RFC 2449 section 6.6), the CAPA of
 // the TRANSACTION state goes in the same write as PASS, and PASS only after a positive
-// USER (MS-STANOPOP3 C0009); the batch that follows asks no CAPA of its own, and Quit with
+// USER (MS-STANOPOP3 C0044, C0047; TestLoginUserRefusedWithPipelining for C0045); the batch that follows asks no CAPA of its own, and Quit with
 // nothing deleted sends QUIT and closes without waiting for its reply.
 func TestLoginSendsCAPAWithPASS(t *testing.T) {
 	log := newTCPWriteLog()
@@ -105,7 +105,31 @@ func TestLoginSendsCAPAWithPASS(t *testing.T) {
 	}
 }
 
-// After a negative reply to the PASS sent with CAPA, the CAPA reply is read and discarded:
+// C0045 with PIPELINING listed: a negative reply to USER is waited for and the password is
+// never sent, although PASS could have been pipelined with USER.
+func TestLoginUserRefusedWithPipelining(t *testing.T) {
+	log := newTCPWriteLog()
+	c, srv := dial(t, &pop3.Options{Dialer: log}, script(greeting, capaUserPipelining,
+		Expect("USER alice"), Reply("-ERR no such user"), ExpectClosed(),
+	)...)
+	var perr *pop3.Error
+	if err := c.Login("alice", "secret"); !errors.As(err, &perr) || perr.Command != "USER alice" {
+		t.Fatalf("Login: %v; want the *pop3.Error of USER", err)
+	}
+	c.Close()
+	wait(t, srv)
+	want := []string{"CAPA\r\n", "USER alice\r\n"}
+	if w := log.Writes(); strings.Join(w, "|") != strings.Join(want, "|") {
+		t.Errorf("writes %q, want %q: no PASS after a refused USER", w, want)
+	}
+	for _, line := range srv.Received() {
+		if strings.HasPrefix(line, "PASS") {
+			t.Errorf("the server received %q", line)
+		}
+	}
+}
+
+// C0010 (b): after a negative reply to the PASS sent with CAPA, the CAPA reply is read and discarded:
 // the connection stays in step, and a second Login sends USER, then PASS and CAPA again.
 func TestLoginDiscardsCAPAAfterFailedPASS(t *testing.T) {
 	log := newTCPWriteLog()
@@ -136,8 +160,8 @@ func TestLoginDiscardsCAPAAfterFailedPASS(t *testing.T) {
 	}
 }
 
-// A server that closes the connection after refusing the PASS sent with CAPA: Login
-// returns the refusal, and the next call the cut.
+// C0010 (a): a server that closes the connection after refusing the PASS sent with CAPA:
+// Login returns the refusal, and the next call the cut.
 func TestLoginFailedPASSThenCut(t *testing.T) {
 	c, srv := dial(t, nil, script(greeting, capaUserPipelining,
 		Expect("USER alice"), Reply("+OK"),
@@ -197,15 +221,19 @@ func TestQuitWithoutDeletionsDoesNotWait(t *testing.T) {
 	}
 }
 
-// Quit on a broken connection sends nothing and returns what broke it.
+// C0014: Quit on a broken connection sends nothing and returns what broke it.
 func TestQuitWithoutDeletionsOnBrokenConn(t *testing.T) {
-	c, srv := login(t, nil, Expect("NOOP"), Cut())
+	log := newTCPWriteLog()
+	c, srv := login(t, &pop3.Options{Dialer: log}, Expect("NOOP"), Cut())
 	if err := c.Noop(); !errors.Is(err, pop3.ErrBroken) {
 		t.Fatalf("Noop: %v", err)
 	}
 	wait(t, srv)
 	if err := c.Quit(); !errors.Is(err, pop3.ErrBroken) {
 		t.Errorf("Quit: %v, want ErrBroken", err)
+	}
+	if w := log.Writes(); len(w) == 0 || w[len(w)-1] != "NOOP\r\n" {
+		t.Errorf("writes %q; want NOOP last, no QUIT on the broken connection", w)
 	}
 }
 

@@ -78,7 +78,8 @@ func TestSyncStreamDeletesAfterCommit(t *testing.T) {
 
 // Messages stored in an earlier session that the policy now removes need no fetch: their
 // DELEs go ahead of the RETRs, in the same write; with nothing to fetch, the DELEs and
-// QUIT go in one write.
+// QUIT go in one write. The stored unique-id is at number 2 in this session's listing,
+// and DELE 2 is what goes (C0040: numbers come from this session's listing only).
 func TestSyncStreamDeletesStoredFirst(t *testing.T) {
 	acct := "alice@127.0.0.1"
 	old := time.Now().Add(-48 * time.Hour)
@@ -89,8 +90,8 @@ func TestSyncStreamDeletesStoredFirst(t *testing.T) {
 		log := newTCPWriteLog()
 		c, srv := login(t, &pop3.Options{Account: acct, Dialer: log}, capaPipelining,
 			Expect("UIDL"), Expect("LIST"),
-			Reply("+OK", "1 a", "2 b", ".", "+OK", "1 5", "2 5", "."),
-			Expect("DELE 1"), Expect("RETR 2"), Reply("+OK", "+OK", "two", "."),
+			Reply("+OK", "1 b", "2 a", ".", "+OK", "1 5", "2 5", "."),
+			Expect("DELE 2"), Expect("RETR 1"), Reply("+OK", "+OK", "one", "."),
 			Expect("QUIT"), Reply("+OK bye"), ExpectClosed(),
 		)
 		var col collector
@@ -99,7 +100,7 @@ func TestSyncStreamDeletesStoredFirst(t *testing.T) {
 			t.Fatal(err)
 		}
 		wait(t, srv)
-		checkWrites(t, log, "CAPA\r\n", "UIDL\r\nLIST\r\n", "DELE 1\r\nRETR 2\r\n", "QUIT\r\n")
+		checkWrites(t, log, "CAPA\r\n", "UIDL\r\nLIST\r\n", "DELE 2\r\nRETR 1\r\n", "QUIT\r\n")
 		if res.Fetched != 1 || res.Deleted != 1 || res.Kept != 1 {
 			t.Errorf("result %+v", res)
 		}

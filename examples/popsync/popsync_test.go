@@ -255,7 +255,7 @@ func testMaildir(t *testing.T) (string, *maildir) {
 
 // deliver hands small messages to the writer goroutine and streams one over maxQueued
 // itself; both land in new/ with LF line ends once flushed, the same message again in one
-// file, and tmp/ is left empty.
+// file (a copy sharing its unique-id, C0041), and tmp/ is left empty.
 func TestMaildirDeliver(t *testing.T) {
 	dir, md := testMaildir(t)
 	big := "Subject: big\r\n\r\n" + strings.Repeat("0123456789abcdef\r\n", maxQueued/18+10)

@@ -7,7 +7,9 @@ import (
 	"time"
 )
 
-// TestLinkDelaysHandshake checks the lower bounds only (a slow machine may add to them):
+// TestLinkDelaysHandshake checks lower bounds only, which a slow machine can only add to, so
+// they cannot fail for want of speed (the proxy sleeps on the real clock, which synctest's
+// bubble cannot hold with real sockets):
 // through Link a greeting sent at accept arrives no sooner than 4×oneWay after connect,
 // through Proxy no sooner than oneWay, and an echo takes a round trip more.
 func TestLinkDelaysHandshake(t *testing.T) {
