@@ -194,8 +194,8 @@ func (c *Conn) fail(command string, cause error) error {
 		}
 		return &closedError{command: command}
 	}
-	if cause == io.EOF {
-		cause = io.ErrUnexpectedEOF
+	if errors.Is(cause, io.EOF) && !errors.Is(cause, io.ErrUnexpectedEOF) {
+		cause = io.ErrUnexpectedEOF // a cut never looks like a complete reply
 	}
 	c.broken = &brokenError{command: command, cause: cause}
 	c.state.Store(connBroken)

@@ -15,6 +15,8 @@ import (
 // golang.org/x/net/proxy's ContextDialer (a SOCKS5 proxy) and a test transport all
 // satisfy it. See Options.Dialer.
 type Dialer interface {
+	// DialContext connects to address ("host:port") on network "tcp"; the Dial functions
+	// bound it with Options.Timeout and their context.
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 

@@ -62,8 +62,9 @@ func (e *Error) HasCode(code string) bool {
 
 // Errors the library returns, wrapped with details; test for them with errors.Is. Every
 // error's text begins with "pop3: " once: a sentinel carries it, and a wrapper that adds
-// details never repeats it. Each sentinel's comment lists the calls that return it; a test
-// of the package checks each listed call against a server that provokes it.
+// details never repeats it. Each sentinel's comment links the main calls that return it
+// (others that share their code, such as ListAll, Sync and the Dial functions, may return
+// it too); a test of the package checks each linked call against a server that provokes it.
 var (
 	// ErrInvalidArgument is returned, before anything is sent, for an argument that holds
 	// a CR, LF, NUL or other control octet, a message number below 1, a negative TOP line
@@ -103,8 +104,8 @@ var (
 	// it was read to its end: the message the caller holds is incomplete.
 	ErrBodySkipped = errors.New("pop3: the rest of the message body was skipped")
 	// ErrBusy is returned, before anything is sent, by every call of the [Client] and of
-	// its [Conn] made from inside the callback of RetrEach or TopEach: the batch owns the
-	// connection until it returns. Quit, which closes the connection whatever happens,
+	// its [Conn] made from inside the callback of RetrEach or TopEach, or from the deliver
+	// function of Sync or SyncPlan.Run: the batch owns the connection until it returns. Quit, which closes the connection whatever happens,
 	// closes it then too. The Client's calls return it as well while the reply to a
 	// command sent with Conn.Cmd is unread.
 	ErrBusy = errors.New("pop3: a batch is running on this connection")

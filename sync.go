@@ -113,16 +113,16 @@ type SyncStore interface {
 
 // Errors of Sync.
 var (
-	// ErrNoUIDL is returned by Sync and SyncBaseline, before anything is fetched, when the
+	// ErrNoUIDL is returned by Sync, PlanSync and SyncBaseline, before anything is fetched, when the
 	// server has no UIDL and the policy would leave mail on it: without unique-ids the
 	// messages cannot be told apart across sessions. Fetch-and-delete (Delete with zero
 	// DeleteAfter) works without UIDL.
 	ErrNoUIDL = errors.New("pop3: the server has no UIDL, so mail cannot be left on it")
-	// ErrForeignStore is returned by Sync, SyncBaseline and MarkForRemoval, before anything
+	// ErrForeignStore is returned by Sync, PlanSync, SyncBaseline and MarkForRemoval, before anything
 	// is fetched or deleted, when the store holds the state of another account: unique-ids
 	// are unique within one maildrop only.
 	ErrForeignStore = errors.New("pop3: the sync store belongs to another account")
-	// ErrSyncAccount is returned by Sync when it cannot tell which account the session is
+	// ErrSyncAccount is returned by Sync, PlanSync and SyncBaseline when it cannot tell which account the session is
 	// logged in to: the Client was made with NewClient, or logged in with Auth, and
 	// Options.Account is empty.
 	ErrSyncAccount = errors.New("pop3: unknown account: set Options.Account")

@@ -20,13 +20,13 @@ import (
 
 // Flags are the connection flags of popsync and poplist.
 type Flags struct {
-	Addr    string
-	User    string
-	TLS     string // implicit, starttls or none
-	CA      string
-	Timeout time.Duration
-	Debug   bool
-	Demo    bool
+	Addr    string        // -addr: the server, host[:port]
+	User    string        // -user: the user name
+	TLS     string        // -tls: implicit, starttls or none
+	CA      string        // -ca: a PEM file of roots to trust besides the system's
+	Timeout time.Duration // -timeout: Options.Timeout
+	Debug   bool          // -debug: the redacted protocol trace on stderr
+	Demo    bool          // -demo: use the in-process demo server
 }
 
 // Register defines the flags on fs.
