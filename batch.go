@@ -3,6 +3,8 @@ package pop3
 import (
 	"errors"
 	"io"
+	"slices"
+	"strconv"
 	"sync"
 )
 
@@ -22,13 +24,24 @@ const (
 	pipelineWindowCommands = pipelineWindowOctets / len("DELE 1\r\n")
 )
 
-// sentCommand is one command in flight: as errors and the trace show it, its size on the
-// wire, CRLF included, and, in a batch, its index there (its tag, see batch), which tells
-// the reader what the reply answers.
+// sentCommand is one command in flight: what errors and the trace show of it, its size on
+// the wire, CRLF included, and, in a batch, its index there (its tag, see batch), which
+// tells the reader what the reply answers. A command of a batch's first holds only its
+// batch, whose text is made when an error asks for it: a batch of 20 000 RETRs makes no
+// string per command.
 type sentCommand struct {
-	display string
-	octets  int
-	tag     int
+	text   string // as errors show it; for a command of b.first, see display
+	b      *batch
+	octets int
+	tag    int
+}
+
+// display returns the command as errors show it.
+func (s sentCommand) display() string {
+	if s.b != nil && s.tag < len(s.b.first) {
+		return s.b.display(s.tag)
+	}
+	return s.text
 }
 
 // followUp is a follow-up command of a batch (see batch.followed) queued and not yet
@@ -86,13 +99,13 @@ func (f *inFlight) push(cmd sentCommand) {
 	f.cond.Broadcast()
 }
 
-// pop forgets the oldest command, whose status line has been read, and returns it as
-// errors show it ("" when none was in flight).
-func (f *inFlight) pop() string {
+// pop forgets the oldest command, whose status line has been read, and returns it (the
+// zero sentCommand when none was in flight).
+func (f *inFlight) pop() sentCommand {
 	f.lock()
-	display := ""
+	var cmd sentCommand
 	if f.head < len(f.cmds) {
-		display = f.cmds[f.head].display
+		cmd = f.cmds[f.head]
 		f.octets -= f.cmds[f.head].octets
 		f.cmds[f.head] = sentCommand{}
 		f.head++
@@ -108,7 +121,7 @@ func (f *inFlight) pop() string {
 	if wake {
 		f.cond.Broadcast()
 	}
-	return display
+	return cmd
 }
 
 // lowWater reports whether the window is empty, or has drained to three quarters of its
@@ -119,22 +132,12 @@ func (f *inFlight) lowWater(octets int) bool {
 	return n == 0 || (n <= f.maxCount*3/4 && f.octets+octets <= f.maxOctets*3/4)
 }
 
-// oldestTag returns the batch index of the oldest command in flight.
-func (f *inFlight) oldestTag() int {
-	f.lock()
-	defer f.mu.Unlock()
-	if f.head < len(f.cmds) {
-		return f.cmds[f.head].tag
-	}
-	return -1
-}
-
 // oldest returns the oldest command in flight, as errors show it; "" when there is none.
 func (f *inFlight) oldest() string {
 	f.lock()
 	defer f.mu.Unlock()
 	if f.head < len(f.cmds) {
-		return f.cmds[f.head].display
+		return f.cmds[f.head].display()
 	}
 	return ""
 }
@@ -146,9 +149,15 @@ func (f *inFlight) len() int {
 	return len(f.cmds) - f.head
 }
 
-// openWindow starts a pipelined batch's window; the writer may send.
-func (f *inFlight) openWindow(maxCount, maxOctets int) {
+// openWindow starts a pipelined batch's window of expect commands; the writer may send.
+// The record takes room for them at once (up to the window), rather than growing.
+func (f *inFlight) openWindow(maxCount, maxOctets, expect int) {
 	f.lock()
+	if n := min(expect, maxCount); cap(f.cmds)-f.head < n {
+		cmds := make([]sentCommand, len(f.cmds)-f.head, len(f.cmds)-f.head+n)
+		copy(cmds, f.cmds[f.head:])
+		f.cmds, f.head = cmds, 0
+	}
 	f.maxCount, f.maxOctets, f.stopped, f.writing = maxCount, maxOctets, false, true
 	f.mu.Unlock()
 }
@@ -172,15 +181,18 @@ func (f *inFlight) room(octets int, wait bool) bool {
 	return !f.stopped
 }
 
-// await waits until a command is in flight and reports whether one is; false means the
-// writer has ended with nothing more in flight.
-func (f *inFlight) await() bool {
+// await waits until a command is in flight and returns the batch index of the oldest; ok
+// false means the writer has ended with nothing more in flight.
+func (f *inFlight) await() (tag int, ok bool) {
 	f.lock()
 	defer f.mu.Unlock()
 	for f.head == len(f.cmds) && f.writing {
 		f.cond.Wait()
 	}
-	return f.head < len(f.cmds)
+	if f.head == len(f.cmds) {
+		return -1, false
+	}
+	return f.cmds[f.head].tag, true
 }
 
 // openQueue starts a batch's queue of follow-ups with cmds; open says whether more may be
@@ -258,7 +270,7 @@ func (f *inFlight) release() {
 }
 
 // batch is a run of commands of one form, "keyword first[i] extra...", one for each
-// element of first, the Conn facility behind RetrEach, TopEach and DeleEach; and, for
+// message number of first (at least 1), the Conn facility behind RetrEach, TopEach and DeleEach; and, for
 // Sync, single-line follow-up commands that its callbacks queue while it runs (the DELEs
 // of what has been stored, then QUIT), sent in the same stream as the commands of first.
 // Each command has an index in the batch, its tag: i for first[i], len(first)+j for the
@@ -267,7 +279,7 @@ func (f *inFlight) release() {
 // the record in flight which command each one answers.
 type batch struct {
 	keyword string
-	first   []string
+	first   []int
 	extra   []string
 	// multiLine is set when a positive reply carries a body (RETR, TOP).
 	multiLine bool
@@ -335,11 +347,9 @@ func (c *Conn) runBatch(b *batch) error {
 	if err := c.exchange(); err != nil {
 		return err
 	}
-	args := make([]string, 1+len(b.extra))
-	copy(args[1:], b.extra)
-	for _, f := range b.first {
-		args[0] = f
-		if err := checkCommand(b.keyword, args, false); err != nil {
+	if len(b.first) > 0 {
+		// The numbers are digits; the longest one makes the longest command.
+		if err := checkCommand(b.keyword, b.args(slices.Max(b.first)), false); err != nil {
 			return err
 		}
 	}
@@ -357,6 +367,7 @@ func (c *Conn) runBatch(b *batch) error {
 		return err
 	}
 	defer c.setState(connBatch, connIdle) // fails, harmlessly, once broken or closed
+	defer func() { c.bodies = nil }()
 	b.queued = len(follow)
 	c.flight.openQueue(follow, b.followed != nil)
 	defer c.flight.openQueue(nil, false)
@@ -367,7 +378,7 @@ func (c *Conn) runBatch(b *batch) error {
 		}
 	}
 	if b.pipelined {
-		return c.runPipelined(b, args)
+		return c.runPipelined(b)
 	}
 	next := 0 // the next command of first to send
 	for {
@@ -382,8 +393,7 @@ func (c *Conn) runBatch(b *batch) error {
 			if err := c.checkInStep(b.keyword); err != nil {
 				return joinErrors(append(failures, err)...)
 			}
-			args[0] = b.first[next]
-			c.writeTagged(b.keyword, args, tag)
+			c.writeFirst(b, next)
 			next++
 		} else {
 			return joinErrors(failures...)
@@ -446,16 +456,16 @@ func discard(int, io.Reader) error { return nil }
 
 // runPipelined runs b with a writer goroutine that keeps up to a window of commands ahead
 // of the replies, which this goroutine reads.
-func (c *Conn) runPipelined(b *batch, args []string) error {
+func (c *Conn) runPipelined(b *batch) error {
 	if err := c.checkInStep(b.keyword); err != nil {
 		return err
 	}
-	c.flight.openWindow(pipelineWindowCommands, pipelineWindowOctets)
+	c.flight.openWindow(pipelineWindowCommands, pipelineWindowOctets, len(b.first)+len(b.follow))
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
 		defer c.flight.writerDone()
-		c.writeBatch(b, args)
+		c.writeBatch(b)
 	}()
 	finished := false
 	// finish stops the writer and waits for it; after it, this goroutine alone uses the
@@ -470,13 +480,16 @@ func (c *Conn) runPipelined(b *batch, args []string) error {
 		if !finished {
 			// handle panicked, with commands in flight whose replies nobody will read:
 			// the Conn is out of step. Stop the writer before the panic goes on.
-			c.abort(c.answered, errors.New("a batch callback panicked"))
+			c.abort(c.answered.display(), errors.New("a batch callback panicked"))
 			finish()
 		}
 	}()
 	var failures []error
-	for c.flight.await() {
-		tag := c.flight.oldestTag()
+	for {
+		tag, ok := c.flight.await()
+		if !ok {
+			break
+		}
 		failure, stop := c.batchReply(b, tag, b.handle)
 		if failure != nil {
 			failures = append(failures, failure)
@@ -488,14 +501,14 @@ func (c *Conn) runPipelined(b *batch, args []string) error {
 			continue
 		}
 		if c.state.Load() >= connBroken {
-			c.abort(c.answered, stop) // unblock the writer too; the Conn is already broken
+			c.abort(c.answered.display(), stop) // unblock the writer too; the Conn is already broken
 			finish()
 			return joinErrors(append(failures, stop)...)
 		}
 		// handle failed: send nothing more, and read the replies already asked for.
 		finish()
 		for c.flight.len() > 0 {
-			tag := c.flight.oldestTag()
+			tag, _ := c.flight.await()
 			failure, derr := c.batchReply(b, tag, discard)
 			if failure != nil && tag >= len(b.first) { // a follow-up's, still told to followed
 				failures = append(failures, failure)
@@ -519,11 +532,9 @@ func (c *Conn) runPipelined(b *batch, args []string) error {
 // open. After a stop it flushes what it has buffered, whose replies the reader then
 // discards. A write error breaks the Conn and closes the network connection, which ends
 // the reader's wait.
-func (c *Conn) writeBatch(b *batch, args []string) {
-	cmdArgs := append([]string(nil), args...)
+func (c *Conn) writeBatch(b *batch) {
 	next := 0 // the next command of first to send
 	for {
-		keyword, a, tag := b.keyword, cmdArgs, next
 		var q followUp
 		ok := false
 		if b.followed != nil {
@@ -539,13 +550,13 @@ func (c *Conn) writeBatch(b *batch, args []string) {
 				return // stopped, or nothing more to send; everything written is flushed
 			}
 		}
+		var octets int
 		if ok {
-			keyword, a, tag = q.keyword, q.args, q.tag
+			octets = commandOctets(q.keyword, q.args)
 		} else {
-			cmdArgs[0] = b.first[next]
-			next++
+			octets = b.octets(next)
 		}
-		if octets := commandOctets(keyword, a); !c.flight.room(octets, false) {
+		if !c.flight.room(octets, false) {
 			if err := c.w.Flush(); err != nil {
 				c.abort(c.flight.oldest(), err)
 				return
@@ -554,8 +565,41 @@ func (c *Conn) writeBatch(b *batch, args []string) {
 				return // stopped; everything written is flushed
 			}
 		}
-		c.writeTagged(keyword, a, tag)
+		if ok {
+			c.writeTagged(q.keyword, q.args, q.tag)
+		} else {
+			c.writeFirst(b, next)
+			next++
+		}
 	}
+}
+
+// args returns the arguments of b's command for message number n.
+func (b *batch) args(n int) []string {
+	return append([]string{strconv.Itoa(n)}, b.extra...)
+}
+
+// display returns the command of b.first[i] as errors show it.
+func (b *batch) display(i int) string {
+	return displayCommand(b.keyword, b.args(b.first[i]))
+}
+
+// octets returns the size on the wire of the command of b.first[i], CRLF included.
+func (b *batch) octets(i int) int {
+	n := len(b.keyword) + 3 + decimalDigits(b.first[i])
+	for _, a := range b.extra {
+		n += 1 + len(a)
+	}
+	return n
+}
+
+// decimalDigits returns the number of digits of n >= 0 in decimal.
+func decimalDigits(n int) int {
+	d := 1
+	for ; n >= 10; n /= 10 {
+		d++
+	}
+	return d
 }
 
 // commandOctets is the size of a command line on the wire, CRLF included.

@@ -137,7 +137,13 @@ type writeBuffer struct {
 }
 
 // WriteString buffers s.
-func (b *writeBuffer) WriteString(s string) {
+func (b *writeBuffer) WriteString(s string) { bufferOctets(b, s) }
+
+// Write buffers p.
+func (b *writeBuffer) Write(p []byte) { bufferOctets(b, p) }
+
+// bufferOctets is WriteString and Write.
+func bufferOctets[T string | []byte](b *writeBuffer, s T) {
 	for len(s) > 0 && b.err == nil {
 		b.acquire()
 		if len(b.buf) == cap(b.buf) {

@@ -64,16 +64,25 @@ func (c *Client) transaction() error {
 // message checks a message number before it is sent: logged in, at least 1, and not
 // marked deleted in this session.
 func (c *Client) message(n int) (string, error) {
-	if err := c.transaction(); err != nil {
+	if err := c.checkMessage(n); err != nil {
 		return "", err
 	}
+	return strconv.Itoa(n), nil
+}
+
+// checkMessage is message's check alone: the state, a number of at least 1, not marked
+// deleted.
+func (c *Client) checkMessage(n int) error {
+	if err := c.transaction(); err != nil {
+		return err
+	}
 	if n < 1 {
-		return "", fmt.Errorf("%w: message number %d is below 1", ErrInvalidArgument, n)
+		return fmt.Errorf("%w: message number %d is below 1", ErrInvalidArgument, n)
 	}
 	if c.deleted[n] {
-		return "", fmt.Errorf("%w: message %d", ErrDeleted, n)
+		return fmt.Errorf("%w: message %d", ErrDeleted, n)
 	}
-	return strconv.Itoa(n), nil
+	return nil
 }
 
 // Stat returns the number of messages in the maildrop and their total size in octets

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,12 +78,18 @@ type Conn struct {
 	// bodyArmed is when a read of a body last set nc's read deadline (armBodyRead), or
 	// zero once anything else has set it since.
 	bodyArmed time.Time
-	// answered is the command whose status line was read last, as errors show it: a
-	// listing or body read after it belongs to its reply.
-	answered string
+	// answered is the command whose status line was read last: a listing or body read
+	// after it belongs to its reply.
+	answered sentCommand
 	// flight is the one record of the commands sent whose status line is not read yet.
 	flight inFlight
+	// bodies holds the body readers of the running batch not lent yet (see lend); nil
+	// outside a batch.
+	bodies []DotReader
 }
+
+// bodyBlock is the number of body readers a batch allocates at once.
+const bodyBlock = 32
 
 // The states of a Conn.
 const (
@@ -374,7 +381,26 @@ func (c *Conn) writeTagged(keyword string, args []string, tag int) {
 	c.w.WriteString("\r\n")
 	display := displayCommand(keyword, args)
 	c.trace.client(display)
-	c.flight.push(sentCommand{display: display, octets: commandOctets(keyword, args), tag: tag})
+	c.flight.push(sentCommand{text: display, octets: commandOctets(keyword, args), tag: tag})
+}
+
+// writeFirst is writeTagged for the command of b.first[i], tagged i: it writes the
+// message number as it formats it and records the command without its text (see
+// sentCommand), so that it allocates nothing.
+func (c *Conn) writeFirst(b *batch, i int) {
+	var digits [20]byte
+	c.w.WriteString(b.keyword)
+	c.w.write(' ')
+	c.w.Write(strconv.AppendInt(digits[:0], int64(b.first[i]), 10))
+	for _, a := range b.extra {
+		c.w.write(' ')
+		c.w.WriteString(a)
+	}
+	c.w.WriteString("\r\n")
+	if c.trace != nil {
+		c.trace.client(b.display(i))
+	}
+	c.flight.push(sentCommand{b: b, octets: b.octets(i), tag: i})
 }
 
 func (c *Conn) flush() error {
@@ -557,11 +583,10 @@ func (c *Conn) readPositive() error {
 
 // statusReply turns a status line into the reply to the oldest command in flight.
 func (c *Conn) statusReply(line []byte) (Response, error) {
-	command := c.flight.pop()
-	c.answered = command
+	c.answered = c.flight.pop()
 	resp := ParseResponse(line)
 	if !resp.OK {
-		return resp, &Error{Command: command, Code: resp.Code, Text: resp.Text}
+		return resp, &Error{Command: c.answered.display(), Code: resp.Code, Text: resp.Text}
 	}
 	return resp, nil
 }
@@ -669,8 +694,21 @@ func (c *Conn) lend(from, to int32) (*DotReader, error) {
 	if err := c.setState(from, to); err != nil {
 		return nil, err
 	}
-	c.body = &DotReader{c: c, command: c.answered, lineStart: true}
-	return c.body, nil
+	var d *DotReader
+	if to != connBatch {
+		d = new(DotReader)
+	} else {
+		// A batch's bodies take their readers from a block of them, one allocation per
+		// bodyBlock messages; each reader is still its own, never reused, so one kept
+		// after its callback returned still reports its own end.
+		if len(c.bodies) == 0 {
+			c.bodies = make([]DotReader, bodyBlock)
+		}
+		d, c.bodies = &c.bodies[0], c.bodies[1:]
+	}
+	*d = DotReader{c: c, command: c.answered, lineStart: true}
+	c.body = d
+	return d, nil
 }
 
 // ReadListing reads the lines of a multi-line listing (LIST, UIDL, CAPA) after a positive
@@ -714,17 +752,17 @@ func (c *Conn) readListing(dl *replyDeadline, maxOctets int, fn func(line []byte
 	for {
 		line, err := c.readLine(dl)
 		if err != nil {
-			return c.fail(c.answered, err)
+			return c.fail(c.answered.display(), err)
 		}
 		if len(line) > 0 && line[0] == '.' {
 			c.r.release()
 			return first
 		}
 		if entries++; entries > c.maxEntries {
-			return c.fail(c.answered, fmt.Errorf("%w: the listing holds more than %d entries (Options.MaxListingEntries)", ErrReplyTooLarge, c.maxEntries))
+			return c.fail(c.answered.display(), fmt.Errorf("%w: the listing holds more than %d entries (Options.MaxListingEntries)", ErrReplyTooLarge, c.maxEntries))
 		}
 		if octets += len(line) + 2; maxOctets > 0 && octets > maxOctets {
-			return c.fail(c.answered, fmt.Errorf("%w: the listing is over %d octets", ErrReplyTooLarge, maxOctets))
+			return c.fail(c.answered.display(), fmt.Errorf("%w: the listing is over %d octets", ErrReplyTooLarge, maxOctets))
 		}
 		if first == nil {
 			first = fn(line)

@@ -16,9 +16,9 @@ import (
 // that matches io.ErrUnexpectedEOF or the timeout, never io.EOF, and the Conn is broken.
 type DotReader struct {
 	c         *Conn
-	command   string // the command whose reply this is, as errors show it
-	lineStart bool   // the next octet begins a line
-	err       error  // io.EOF after the terminating line, or what broke the connection
+	command   sentCommand // the command whose reply this is
+	lineStart bool        // the next octet begins a line
+	err       error       // io.EOF after the terminating line, or what broke the connection
 	// skipBy, once Close skips the rest of the body, is when the skipping must be done: a
 	// body that never ends must not keep the next call waiting for ever.
 	skipBy time.Time
@@ -86,7 +86,7 @@ func (d *DotReader) span(max int, wait bool) ([]byte, error) {
 			_, err = r.Peek(len(buf) + 1)
 		}
 		if err != nil {
-			d.err = d.c.fail(d.command, err)
+			d.err = d.c.fail(d.command.display(), err)
 			return nil, d.err
 		}
 	}

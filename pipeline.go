@@ -61,14 +61,13 @@ func (c *Client) each(keyword string, nums []int, extra []string, fn func(int, i
 // newBatch makes the batch of each: it checks the numbers and asks the capabilities
 // (pipelined or not); with fn nil, a positive reply marks its message deleted.
 func (c *Client) newBatch(keyword string, nums []int, extra []string, fn func(int, io.Reader) error) (*batch, error) {
-	first := make([]string, len(nums))
+	first := make([]int, len(nums))
 	var seen map[int]bool // DELE's: a message is marked deleted once
 	if fn == nil {
 		seen = make(map[int]bool, len(nums))
 	}
 	for i, n := range nums {
-		num, err := c.message(n)
-		if err != nil {
+		if err := c.checkMessage(n); err != nil {
 			return nil, err
 		}
 		if fn == nil {
@@ -77,7 +76,7 @@ func (c *Client) newBatch(keyword string, nums []int, extra []string, fn func(in
 			}
 			seen[n] = true
 		}
-		first[i] = num
+		first[i] = n
 	}
 	if err := c.conn.guard(); err != nil { // a broken Conn asks no CAPA
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/popwire/pop3"
+	"github.com/popwire/pop3/pop3test"
 	. "github.com/popwire/pop3/pop3test"
 )
 
@@ -514,4 +515,57 @@ func TestBatchOnBrokenConnection(t *testing.T) {
 	}
 	c.Close()
 	wait(t, srv) // the script fails on any DELE or RETR sent after the timeout
+}
+
+// A body reader kept after its callback returned reads nothing of a later message: each
+// reader of a batch is its own (they are allocated in blocks of 32, never reused), so one
+// read to its end still reports io.EOF and one left part-read reports ErrBodySkipped,
+// across several blocks.
+func TestRetrEachKeptReadersEndTheirOwn(t *testing.T) {
+	const count = 100
+	msgs := make([][]byte, count)
+	nums := make([]int, count)
+	for i := range msgs {
+		msgs[i] = []byte(fmt.Sprintf("Subject: %d\r\n\r\nbody of message %d\r\n", i+1, i+1))
+		nums[i] = i + 1
+	}
+	for _, pipelined := range []bool{true, false} {
+		t.Run(fmt.Sprint("pipelined=", pipelined), func(t *testing.T) {
+			addr := (&pop3test.Mailbox{Messages: msgs, Pipelining: pipelined}).Start(t)
+			c, err := pop3.Dial(addr, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.Login("user", "pass"); err != nil {
+				t.Fatal(err)
+			}
+			kept := make([]io.Reader, count+1)
+			err = c.RetrEach(nums, func(n int, r io.Reader) error {
+				kept[n] = r
+				if n%2 == 0 {
+					_, err := io.ReadAll(r)
+					return err
+				}
+				_, err := r.Read(make([]byte, 4)) // part of it
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for n := 1; n <= count; n++ {
+				got, err := io.ReadAll(kept[n])
+				want := error(nil) // io.ReadAll turns io.EOF into nil
+				if n%2 == 1 {
+					want = pop3.ErrBodySkipped
+				}
+				if len(got) != 0 || !errors.Is(err, want) {
+					t.Errorf("message %d, read again after the batch: %q, %v; want nothing, %v", n, got, err, want)
+				}
+			}
+			if err := c.Noop(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }

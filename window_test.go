@@ -18,7 +18,7 @@ func TestInFlightWindowRefillsInChunks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var f inFlight
-			f.openWindow(tc.maxCount, tc.maxOctets)
+			f.openWindow(tc.maxCount, tc.maxOctets, total)
 			refills := 0
 			done := make(chan struct{})
 			go func() {
@@ -35,11 +35,14 @@ func TestInFlightWindowRefillsInChunks(t *testing.T) {
 							t.Errorf("refilling with %d in flight, want at most 3/4 of the window (%d)", n, tc.window*3/4)
 						}
 					}
-					f.push(sentCommand{display: "RETR 1", octets: octets})
+					f.push(sentCommand{text: "RETR 1", octets: octets})
 				}
 			}()
 			popped := 0
-			for f.await() {
+			for {
+				if _, ok := f.await(); !ok {
+					break
+				}
 				if n := f.len(); n > tc.window {
 					t.Fatalf("%d commands in flight, window %d", n, tc.window)
 				}
