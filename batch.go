@@ -505,17 +505,30 @@ func (c *Conn) runPipelined(b *batch) error {
 			finish()
 			return joinErrors(append(failures, stop)...)
 		}
-		// handle failed: send nothing more, and read the replies already asked for.
-		finish()
-		for c.flight.len() > 0 {
-			tag, _ := c.flight.await()
+		// handle failed: send nothing more, and read the replies already asked for. The
+		// writer may be blocked in a write the server takes only once its replies are
+		// read, so they are read while it ends, as in the loop above: it flushes what it
+		// has buffered and stops, and await reports false once all is answered.
+		c.flight.stop()
+		for {
+			tag, ok := c.flight.await()
+			if !ok {
+				break
+			}
 			failure, derr := c.batchReply(b, tag, discard)
 			if failure != nil && tag >= len(b.first) { // a follow-up's, still told to followed
 				failures = append(failures, failure)
 			}
 			if derr != nil {
+				c.abort(c.answered.display(), derr) // unblock the writer; the Conn is broken
+				finish()
 				return joinErrors(append(failures, stop, derr)...)
 			}
+		}
+		finish()
+		if c.state.Load() >= connBroken {
+			// The writer's last write failed after the last reply it had asked for.
+			return joinErrors(append(failures, stop, c.final())...)
 		}
 		return joinErrors(append(failures, stop)...)
 	}

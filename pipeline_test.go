@@ -448,6 +448,56 @@ func TestRetrEachOverUnbufferedPipe(t *testing.T) {
 	}
 }
 
+// A callback that fails while the batch's writer is blocked on a connection that buffers
+// nothing (the server, blocked writing replies nobody reads, reads no more commands): the
+// batch stops its writer and reads the replies already asked for while the writer's last
+// write completes, so the connection stays in step. Before, the reader waited for the
+// writer first, and both waited until the write deadline broke the connection.
+func TestRetrEachCallbackFailsWhileWriterBlocked(t *testing.T) {
+	const n = 3000
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i] = []byte(fmt.Sprintf("Subject: %d\r\n\r\n%s\r\n", i+1, strings.Repeat("x", 100)))
+	}
+	mb := &Mailbox{Messages: msgs, Pipelining: true}
+	l := &pipeListener{conns: make(chan net.Conn, 1), closed: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- mb.Serve(l) }()
+	defer func() { l.Close(); <-done }()
+	client, server := net.Pipe()
+	l.conns <- server
+	c, err := pop3.NewClient(client, &pop3.Options{Timeout: 2 * time.Second, AllowInsecureAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("user", "pass"); err != nil {
+		t.Fatal(err)
+	}
+	nums := make([]int, n)
+	for i := range nums {
+		nums[i] = i + 1
+	}
+	stop := errors.New("stop here")
+	calls := 0
+	err = c.RetrEach(nums, func(int, io.Reader) error {
+		calls++
+		if calls == 5 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || errors.Is(err, pop3.ErrBroken) || calls != 5 {
+		t.Fatalf("RetrEach: %v after %d calls; want the callback's error alone after 5", err, calls)
+	}
+	if err := c.Noop(); err != nil {
+		t.Fatalf("NOOP after the stopped batch: %v; want the connection in step", err)
+	}
+	if count, _, err := c.Stat(); err != nil || count != n {
+		t.Fatalf("STAT: %d, %v", count, err)
+	}
+}
+
 // A callback that panics leaves replies in flight that nobody will read: the batch stops
 // its writer goroutine and marks the connection broken before the panic goes on, so that a
 // later call fails with ErrBroken instead of reading a reply meant for a RETR.
