@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/popwire/pop3"
-	"github.com/popwire/pop3/pop3test"
 	. "github.com/popwire/pop3/pop3test"
 )
 
@@ -581,7 +580,7 @@ func TestRetrEachKeptReadersEndTheirOwn(t *testing.T) {
 	}
 	for _, pipelined := range []bool{true, false} {
 		t.Run(fmt.Sprint("pipelined=", pipelined), func(t *testing.T) {
-			addr := (&pop3test.Mailbox{Messages: msgs, Pipelining: pipelined}).Start(t)
+			addr := (&Mailbox{Messages: msgs, Pipelining: pipelined}).Start(t)
 			c, err := pop3.Dial(addr, nil)
 			if err != nil {
 				t.Fatal(err)
