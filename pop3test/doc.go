@@ -141,6 +141,14 @@
 // NoLock is set; LoginDelay lists LOGIN-DELAY and refuses a login too soon
 // with "-ERR [LOGIN-DELAY]"; Expire lists EXPIRE.
 //
+// Session lifetime: a session ends when the client sends QUIT, the only way
+// its deletions are committed, or closes the connection, when the Mailbox is
+// closed, and, like a real server's autologout (RFC 1939 section 3), when
+// the client sends no command for IdleTimeout (10 minutes by default): the
+// session sends "-ERR Disconnected for inactivity." and closes the
+// connection without committing anything, releasing the lock. A client that
+// stops reading a reply is cut off after the same time.
+//
 // [Quirks] imitates what real servers do and a client must survive:
 // lower-case status, tabs, bare LF, no CAPA, no UIDL, no TOP, dropped
 // pipelined commands, PIPELINING only after login, chatty listings, an

@@ -30,6 +30,11 @@ import (
 // without QUIT may log in again before the server has seen the close).
 // Set NoLock to allow concurrent sessions.
 //
+// A session ends when the client sends QUIT or closes the connection, when
+// the Mailbox is closed, and, as on a real server, when the client leaves it
+// waiting for a command, or stops reading its replies, for IdleTimeout (10
+// minutes by default). Only QUIT commits deletions.
+//
 // Mailbox supports CAPA, USER, PASS, STAT, LIST, UIDL, RETR, TOP, DELE, NOOP,
 // RSET and QUIT, and STLS, AUTH and UTF8 when the fields STLS, SASL and UTF8
 // ask for them; it answers pipelined commands. The unique-id of a message
@@ -72,6 +77,26 @@ type Mailbox struct {
 	// comes sooner than LoginDelay after the previous successful login to
 	// the Mailbox (RFC 2449 sections 6.8 and 8.1.2).
 	LoginDelay time.Duration
+
+	// IdleTimeout is the longest a session waits for the client's next
+	// command, RFC 1939's autologout timer (section 3); zero or less means
+	// 10 minutes, the shortest the RFC allows. The wait starts once the
+	// session has sent its answers to every command it received, and the
+	// whole next command line (or response during AUTH) must arrive within
+	// it. When IdleTimeout passes, the session sends "-ERR Disconnected for inactivity." (as
+	// Dovecot does) and closes the connection without entering the UPDATE
+	// state: the deletions the client marked are not committed, and the
+	// maildrop lock is released.
+	//
+	// IdleTimeout bounds writes too: replies are written in pieces of at
+	// most 256 KiB, and a piece the client has not taken within IdleTimeout
+	// (a client that stopped reading a large RETR reply, say) ends the
+	// session in the same way, without UPDATE and releasing the lock, but
+	// with nothing more sent: the commands the client sent after the one
+	// being answered are not executed. The final "-ERR" line is written
+	// under the same bound. The TLS handshake has its own bound of 10
+	// seconds.
+	IdleTimeout time.Duration
 
 	// Expire, when not empty, makes CAPA list "EXPIRE <Expire>", such as
 	// "EXPIRE 0", "EXPIRE NEVER" or "EXPIRE 30" (RFC 2449 section 6.7). It

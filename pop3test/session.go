@@ -24,6 +24,19 @@ const (
 // handshakeTimeout bounds the TLS handshake of a Mailbox session.
 const handshakeTimeout = 10 * time.Second
 
+// defaultIdleTimeout is the Mailbox's IdleTimeout when the field is not set:
+// RFC 1939 section 3's shortest autologout timer.
+const defaultIdleTimeout = 10 * time.Minute
+
+// writeChunk is the most a session writes under one write deadline: a reply
+// is written in pieces of at most this size, each of which must be taken by
+// the client within the idle timeout.
+const writeChunk = 256 << 10
+
+// idleLine is the last line a session sends when its client has been idle
+// for the idle timeout, Dovecot's.
+const idleLine = "Disconnected for inactivity."
+
 // sessionCount numbers the sessions of all Mailboxes, for the timestamps of
 // Quirks.TimestampGreeting.
 var sessionCount atomic.Int64
@@ -36,6 +49,9 @@ type session struct {
 	w    *bufio.Writer
 	rec  *recorder // nil unless Mailbox.Record is set
 	stop <-chan struct{}
+
+	timeout time.Duration // the idle timeout, also the bound of each written piece
+	werr    error         // the first failed write; nothing more is sent or read
 
 	tls     bool // the session runs over TLS
 	utf8    bool // the client sent UTF8
@@ -50,7 +66,7 @@ type session struct {
 }
 
 func (m *Mailbox) serveConn(c net.Conn, implicitTLS bool, stop <-chan struct{}) {
-	s := &session{m: m, conn: c, stop: stop, rec: m.newRecorder()}
+	s := &session{m: m, conn: c, stop: stop, rec: m.newRecorder(), timeout: m.idleTimeout()}
 	if implicitTLS {
 		s.rec.startTLS()
 		if !s.handshake() {
@@ -73,18 +89,11 @@ func (m *Mailbox) serveConn(c net.Conn, implicitTLS bool, stop <-chan struct{}) 
 	}
 	s.line(greeting)
 	if strings.HasPrefix(greeting, "-") {
-		s.w.Flush()
+		s.flush()
 		return
 	}
 	for {
-		// Answer a pipelined batch of commands with as few writes as
-		// possible: flush only once no further whole command is buffered.
-		if buf, _ := s.r.Peek(s.r.Buffered()); bytes.IndexByte(buf, '\n') < 0 {
-			if s.w.Flush() != nil {
-				return
-			}
-		}
-		line, ok := s.readLine()
+		line, ok := s.nextLine()
 		if !ok {
 			return
 		}
@@ -92,17 +101,48 @@ func (m *Mailbox) serveConn(c net.Conn, implicitTLS bool, stop <-chan struct{}) 
 			s.r.Discard(s.r.Buffered())
 		}
 		if s.command(line) || s.cut {
-			s.w.Flush()
+			s.flush()
 			return
 		}
 	}
+}
+
+// idleTimeout returns the IdleTimeout sessions keep, the default if unset.
+func (m *Mailbox) idleTimeout() time.Duration {
+	if m.IdleTimeout > 0 {
+		return m.IdleTimeout
+	}
+	return defaultIdleTimeout
 }
 
 // setConn makes c the connection the session reads and writes.
 func (s *session) setConn(c net.Conn) {
 	s.conn = c
 	s.r = bufio.NewReaderSize(c, MaxLineLength)
-	s.w = bufio.NewWriterSize(c, 64<<10)
+	s.w = bufio.NewWriterSize(&deadlineWriter{conn: c, timeout: s.timeout}, 64<<10)
+}
+
+// deadlineWriter writes to a connection in pieces of at most writeChunk
+// octets, each under a write deadline of its own, timeout after it starts:
+// a client that stops reading fails the write within timeout, however large
+// the reply.
+type deadlineWriter struct {
+	conn    net.Conn
+	timeout time.Duration
+}
+
+func (w *deadlineWriter) Write(p []byte) (n int, err error) {
+	for len(p) > 0 {
+		piece := p[:min(len(p), writeChunk)]
+		w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+		m, err := w.conn.Write(piece)
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[m:]
+	}
+	return n, nil
 }
 
 // handshake runs the server side of a TLS handshake on the connection and
@@ -120,14 +160,37 @@ func (s *session) handshake() bool {
 	return true
 }
 
+// nextLine reads the client's next line. When no whole line is buffered, it
+// first sends the replies buffered (so a pipelined batch of commands is
+// answered with as few writes as possible) and then waits for the line for
+// at most the idle timeout.
+func (s *session) nextLine() (string, bool) {
+	if buf, _ := s.r.Peek(s.r.Buffered()); bytes.IndexByte(buf, '\n') < 0 {
+		if !s.flush() {
+			return "", false
+		}
+		// Both deadlines: a read of a TLS connection may have to write.
+		s.conn.SetDeadline(time.Now().Add(s.timeout))
+	}
+	return s.readLine()
+}
+
 // readLine reads one command line, with its terminator. A line longer than
-// MaxLineLength is answered and ends the session.
+// MaxLineLength is answered and ends the session, and so does a wait longer
+// than the deadline set by nextLine: the session says so, as a server's
+// autologout does (RFC 1939 section 3).
 func (s *session) readLine() (string, bool) {
 	b, err := s.r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		s.rec.note("the client sent a line longer than " + strconv.Itoa(MaxLineLength) + " octets")
 		s.err("line too long")
-		s.w.Flush()
+		s.flush()
+		return "", false
+	}
+	if isTimeout(err) {
+		s.rec.note("autologout: the client sent no command for " + s.timeout.String())
+		s.status("-ERR", idleLine)
+		s.flush()
 		return "", false
 	}
 	if err != nil {
@@ -146,10 +209,40 @@ func (s *session) end() {
 	}
 }
 
-// write sends p as it is.
+// write sends p as it is, buffered until the next flush or until the buffer
+// is full. Once a write has failed, nothing more is sent.
 func (s *session) write(p []byte) {
-	s.w.Write(p)
+	if s.werr != nil {
+		return
+	}
+	if _, err := s.w.Write(p); err != nil {
+		s.writeFailed(err)
+		return
+	}
 	s.rec.server(p)
+}
+
+// flush sends what is buffered and reports whether every write so far
+// succeeded.
+func (s *session) flush() bool {
+	if s.werr == nil {
+		if err := s.w.Flush(); err != nil {
+			s.writeFailed(err)
+		}
+	}
+	return s.werr == nil
+}
+
+// writeFailed ends the session after a failed write: a client that took no
+// piece of a reply within the idle timeout, or a connection gone. The
+// commands still buffered are not executed, as on a server whose write
+// blocked until it gave up.
+func (s *session) writeFailed(err error) {
+	s.werr = err
+	s.cut = true
+	if isTimeout(err) {
+		s.rec.note("writing a reply timed out: the client took no piece of it within " + s.timeout.String())
+	}
 }
 
 // line sends l and a line terminator: CRLF, or LF with Quirks.BareLF.
@@ -446,7 +539,9 @@ func (s *session) passCmd(pass string) {
 // loginFailed answers a failed login, after Quirks.FailedLoginDelay.
 func (s *session) loginFailed(text string) {
 	if d := s.m.Quirks.FailedLoginDelay; d > 0 {
-		s.w.Flush()
+		if !s.flush() {
+			return
+		}
 		timer := time.NewTimer(d)
 		select {
 		case <-timer.C:
@@ -480,8 +575,7 @@ func (s *session) stls() {
 		return
 	}
 	s.ok("begin TLS negotiation")
-	if s.w.Flush() != nil {
-		s.cut = true
+	if !s.flush() {
 		return
 	}
 	if n := s.r.Buffered(); n > 0 {
@@ -728,8 +822,10 @@ func (s *session) auth(args []string) {
 			} else {
 				s.line("+ " + base64.StdEncoding.EncodeToString([]byte(challenge)))
 			}
-			s.w.Flush()
-			line, ok := s.readLine()
+			if !s.flush() {
+				return nil, false
+			}
+			line, ok := s.nextLine()
 			if !ok {
 				s.cut = true
 				return nil, false
