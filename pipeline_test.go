@@ -402,6 +402,35 @@ func (l *pipeListener) Accept() (net.Conn, error) {
 func (l *pipeListener) Close() error   { close(l.closed); return nil }
 func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{} }
 
+// pipeMailboxClient serves mb on one end of a net.Pipe, a connection that buffers nothing
+// at all, and returns a Client logged in on the other end with the given Timeout.
+func pipeMailboxClient(t *testing.T, mb *Mailbox, timeout time.Duration) *pop3.Client {
+	t.Helper()
+	l := &pipeListener{conns: make(chan net.Conn, 1), closed: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- mb.Serve(l) }()
+	client, server := net.Pipe()
+	l.conns <- server
+	c, err := pop3.NewClient(client, &pop3.Options{Timeout: timeout, AllowInsecureAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); l.Close(); <-done })
+	if err := c.Login("user", "pass"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// numbersUpTo returns the message numbers 1 to n.
+func numbersUpTo(n int) []int {
+	nums := make([]int, n)
+	for i := range nums {
+		nums[i] = i + 1
+	}
+	return nums
+}
+
 // A large pipelined batch over a connection that buffers nothing at all still completes:
 // the client reads replies while it writes commands, so the two sides never wait on each
 // other.
@@ -411,27 +440,10 @@ func TestRetrEachOverUnbufferedPipe(t *testing.T) {
 	for i := range msgs {
 		msgs[i] = []byte(fmt.Sprintf("Subject: %d\r\n\r\n%s\r\n", i+1, strings.Repeat("x", i%200)))
 	}
-	mb := &Mailbox{Messages: msgs, Pipelining: true}
-	l := &pipeListener{conns: make(chan net.Conn, 1), closed: make(chan struct{})}
-	done := make(chan error, 1)
-	go func() { done <- mb.Serve(l) }()
-	defer func() { l.Close(); <-done }()
-	client, server := net.Pipe()
-	l.conns <- server
-	c, err := pop3.NewClient(client, &pop3.Options{Timeout: 20 * time.Second, AllowInsecureAuth: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login("user", "pass"); err != nil {
-		t.Fatal(err)
-	}
-	nums := make([]int, n)
-	for i := range nums {
-		nums[i] = i + 1
-	}
+	c := pipeMailboxClient(t, &Mailbox{Messages: msgs, Pipelining: true}, 20*time.Second)
+	nums := numbersUpTo(n)
 	count := 0
-	err = c.RetrEach(nums, func(num int, r io.Reader) error {
+	err := c.RetrEach(nums, func(num int, r io.Reader) error {
 		b, err := io.ReadAll(r)
 		if err == nil && string(b) != string(msgs[num-1]) {
 			err = fmt.Errorf("message %d differs", num)
@@ -458,28 +470,10 @@ func TestRetrEachCallbackFailsWhileWriterBlocked(t *testing.T) {
 	for i := range msgs {
 		msgs[i] = []byte(fmt.Sprintf("Subject: %d\r\n\r\n%s\r\n", i+1, strings.Repeat("x", 100)))
 	}
-	mb := &Mailbox{Messages: msgs, Pipelining: true}
-	l := &pipeListener{conns: make(chan net.Conn, 1), closed: make(chan struct{})}
-	done := make(chan error, 1)
-	go func() { done <- mb.Serve(l) }()
-	defer func() { l.Close(); <-done }()
-	client, server := net.Pipe()
-	l.conns <- server
-	c, err := pop3.NewClient(client, &pop3.Options{Timeout: 2 * time.Second, AllowInsecureAuth: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login("user", "pass"); err != nil {
-		t.Fatal(err)
-	}
-	nums := make([]int, n)
-	for i := range nums {
-		nums[i] = i + 1
-	}
+	c := pipeMailboxClient(t, &Mailbox{Messages: msgs, Pipelining: true}, 2*time.Second)
 	stop := errors.New("stop here")
 	calls := 0
-	err = c.RetrEach(nums, func(int, io.Reader) error {
+	err := c.RetrEach(numbersUpTo(n), func(int, io.Reader) error {
 		calls++
 		if calls == 5 {
 			return stop
@@ -580,17 +574,9 @@ func TestRetrEachKeptReadersEndTheirOwn(t *testing.T) {
 	}
 	for _, pipelined := range []bool{true, false} {
 		t.Run(fmt.Sprint("pipelined=", pipelined), func(t *testing.T) {
-			addr := (&Mailbox{Messages: msgs, Pipelining: pipelined}).Start(t)
-			c, err := pop3.Dial(addr, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if err := c.Login("user", "pass"); err != nil {
-				t.Fatal(err)
-			}
+			c := mailboxClient(t, (&Mailbox{Messages: msgs, Pipelining: pipelined}).Start(t))
 			kept := make([]io.Reader, count+1)
-			err = c.RetrEach(nums, func(n int, r io.Reader) error {
+			err := c.RetrEach(nums, func(n int, r io.Reader) error {
 				kept[n] = r
 				if n%2 == 0 {
 					_, err := io.ReadAll(r)

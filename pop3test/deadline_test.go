@@ -193,22 +193,6 @@ func TestMailboxWriteTimeout(t *testing.T) {
 	}
 }
 
-// idleClient starts a session of m on an in-memory connection, in a synctest bubble, and
-// returns the client's side after the greeting and the channel closed when the session
-// has ended.
-func idleClient(t *testing.T, m *Mailbox) (*rawClient, <-chan struct{}) {
-	t.Helper()
-	client, stop, done := servePipe(m)
-	t.Cleanup(func() {
-		close(stop)
-		client.Close()
-		<-done
-	})
-	c := &rawClient{t: t, c: client, r: bufio.NewReader(client)}
-	c.readLine()
-	return c, done
-}
-
 // On synctest's clock: without IdleTimeout, a session waits exactly 10 minutes (RFC 1939
 // section 3's shortest autologout timer) for a command, then sends the final line, closes
 // and releases the lock.

@@ -27,6 +27,14 @@ func servePipe(m *Mailbox) (client net.Conn, stop chan struct{}, done <-chan str
 // bubble, and returns the client's side after reading the greeting.
 func pipeSession(t *testing.T, m *Mailbox) *rawClient {
 	t.Helper()
+	c, _ := idleClient(t, m)
+	return c
+}
+
+// idleClient is pipeSession that also returns the channel closed when the session has
+// ended.
+func idleClient(t *testing.T, m *Mailbox) (*rawClient, <-chan struct{}) {
+	t.Helper()
 	client, stop, done := servePipe(m)
 	t.Cleanup(func() {
 		close(stop)
@@ -35,7 +43,7 @@ func pipeSession(t *testing.T, m *Mailbox) *rawClient {
 	})
 	c := &rawClient{t: t, c: client, r: bufio.NewReader(client)}
 	c.readLine()
-	return c
+	return c, done
 }
 
 // Quirks.FailedLoginDelay: the refusal comes exactly after the delay (on synctest's clock),
