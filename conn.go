@@ -802,7 +802,7 @@ func (c *Conn) readAuthReply() (challenge string, more bool, err error) {
 		return "", false, c.fail(c.replying(), err)
 	}
 	defer c.r.release()
-	if len(line) > 0 && line[0] == '+' && (len(line) == 1 || isBlank(line[1])) {
+	if isPositive(line) && (len(line) == 1 || isBlank(line[1])) { // "+" alone or with a blank, not "+OK"
 		return strings.TrimRight(string(skipBlanks(line[1:])), " \t"), true, nil
 	}
 	_, err = c.statusReply(line)
