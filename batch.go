@@ -382,30 +382,22 @@ func (c *Conn) runBatch(b *batch) error {
 	}
 	next := 0 // the next command of first to send
 	for {
-		tag := next
-		if q, ok := c.flight.nextFollowUp(false); ok {
-			if err := c.checkInStep(q.keyword); err != nil {
-				return joinErrors(append(failures, err)...)
-			}
-			tag = q.tag
-			c.writeTagged(q.keyword, q.args, tag)
-		} else if next < len(b.first) {
-			if err := c.checkInStep(b.keyword); err != nil {
-				return joinErrors(append(failures, err)...)
-			}
-			c.writeFirst(b, next)
-			next++
-		} else {
+		q, ok := c.nextCommand(b, &next)
+		if !ok {
 			return joinErrors(failures...)
 		}
+		if err := c.checkInStep(q.keyword); err != nil {
+			return joinErrors(append(failures, err)...)
+		}
+		c.writeNext(b, q)
 		if err := c.flush(); err != nil {
 			return joinErrors(append(failures, err)...)
 		}
-		failure, stop := c.batchReply(b, tag, b.handle)
+		failure, stop := c.batchReply(b, q.tag, b.handle)
 		if failure != nil {
 			failures = append(failures, failure)
 		}
-		if stop == nil && tag == len(b.first)-1 {
+		if stop == nil && q.tag == len(b.first)-1 {
 			stop = c.thenDone(b)
 		}
 		if stop != nil {
@@ -548,12 +540,8 @@ func (c *Conn) runPipelined(b *batch) error {
 func (c *Conn) writeBatch(b *batch) {
 	next := 0 // the next command of first to send
 	for {
-		var q followUp
-		ok := false
-		if b.followed != nil {
-			q, ok = c.flight.nextFollowUp(false)
-		}
-		if !ok && next == len(b.first) {
+		q, ok := c.nextCommand(b, &next)
+		if !ok {
 			// Nothing to send now: flush, and wait for a follow-up or the queue's end.
 			if err := c.w.Flush(); err != nil {
 				c.abort(c.flight.oldest(), err)
@@ -563,11 +551,9 @@ func (c *Conn) writeBatch(b *batch) {
 				return // stopped, or nothing more to send; everything written is flushed
 			}
 		}
-		var octets int
-		if ok {
-			octets = commandOctets(q.keyword, q.args)
-		} else {
-			octets = b.octets(next)
+		octets := commandOctets(q.keyword, q.args)
+		if q.tag < len(b.first) {
+			octets = b.octets(q.tag)
 		}
 		if !c.flight.room(octets, false) {
 			if err := c.w.Flush(); err != nil {
@@ -578,12 +564,34 @@ func (c *Conn) writeBatch(b *batch) {
 				return // stopped; everything written is flushed
 			}
 		}
-		if ok {
-			c.writeTagged(q.keyword, q.args, q.tag)
-		} else {
-			c.writeFirst(b, next)
-			next++
+		c.writeNext(b, q)
+	}
+}
+
+// nextCommand takes the command b sends next, the one rule of both runners: the oldest
+// follow-up queued, else the command of first at *next (tagged *next, which it advances,
+// with b's keyword and no arguments: writeNext writes it). It reports false when neither
+// is left for now.
+func (c *Conn) nextCommand(b *batch, next *int) (followUp, bool) {
+	if b.followed != nil {
+		if q, ok := c.flight.nextFollowUp(false); ok {
+			return q, true
 		}
+	}
+	if *next == len(b.first) {
+		return followUp{}, false
+	}
+	*next++
+	return followUp{command: command{keyword: b.keyword}, tag: *next - 1}, true
+}
+
+// writeNext buffers q, a command of b taken by nextCommand or a follow-up, and records it
+// in flight.
+func (c *Conn) writeNext(b *batch, q followUp) {
+	if q.tag < len(b.first) {
+		c.writeFirst(b, q.tag)
+	} else {
+		c.writeTagged(q.keyword, q.args, q.tag)
 	}
 }
 

@@ -152,7 +152,7 @@ func (c Capabilities) LoginDelay() (p LoginDelayPolicy, ok bool) {
 	if !present || len(args) == 0 {
 		return LoginDelayPolicy{}, false
 	}
-	secs, err := parseDecimal([]byte(args[0]))
+	secs, _, err := numberField([]byte(args[0]))
 	if err != nil || secs > int64(maxDuration/time.Second) {
 		return LoginDelayPolicy{}, false
 	}
@@ -189,7 +189,7 @@ func (c Capabilities) Expire() (p ExpirePolicy, ok bool) {
 		p.Never = true
 		return p, true
 	}
-	days, err := parseDecimal([]byte(args[0]))
+	days, _, err := numberField([]byte(args[0]))
 	if err != nil || days > maxMessageNumber {
 		return ExpirePolicy{}, false
 	}

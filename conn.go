@@ -527,15 +527,22 @@ func (c *Conn) roundTrip(keyword string, args []string, utf8 bool) (Response, er
 // turns it into the reply to the oldest command in flight.
 func (c *Conn) readStatus() (Response, error) {
 	var dl replyDeadline
-	return c.readStatusWithin(&dl)
+	return c.readStatusWithin(&dl, true)
 }
 
-func (c *Conn) readStatusWithin(dl *replyDeadline) (Response, error) {
+// readStatusWithin is readStatus within the reply's deadline dl. A negative status line is
+// parsed, for its *Error; a positive one only with parse, otherwise its Response is the
+// zero one (see readPositive).
+func (c *Conn) readStatusWithin(dl *replyDeadline, parse bool) (resp Response, err error) {
 	line, err := c.readLine(dl)
 	if err != nil {
 		return Response{}, c.fail(c.replying(), err)
 	}
-	resp, err := c.statusReply(line)
+	if parse || !isPositive(line) {
+		resp, err = c.statusReply(line)
+	} else {
+		c.answered = c.flight.pop()
+	}
 	c.r.release()
 	return resp, err
 }
@@ -568,16 +575,7 @@ func (c *Conn) replying() string {
 // without being parsed into a Response; a negative one is returned as its *Error.
 func (c *Conn) readPositive() error {
 	var dl replyDeadline
-	line, err := c.readLine(&dl)
-	if err != nil {
-		return c.fail(c.replying(), err)
-	}
-	if isPositive(line) {
-		c.answered = c.flight.pop()
-	} else {
-		_, err = c.statusReply(line)
-	}
-	c.r.release()
+	_, err := c.readStatusWithin(&dl, false)
 	return err
 }
 
@@ -736,7 +734,7 @@ func (c *Conn) listing(keyword string, maxOctets int, fn func(line []byte) error
 		return err
 	}
 	var dl replyDeadline
-	if _, err := c.readStatusWithin(&dl); err != nil {
+	if _, err := c.readStatusWithin(&dl, true); err != nil {
 		return err
 	}
 	return c.readListing(&dl, maxOctets, fn)
@@ -804,7 +802,7 @@ func (c *Conn) readAuthReply() (challenge string, more bool, err error) {
 		return "", false, c.fail(c.replying(), err)
 	}
 	defer c.r.release()
-	if len(line) > 0 && line[0] == '+' && (len(line) == 1 || isBlank(line[1])) {
+	if isPositive(line) && (len(line) == 1 || isBlank(line[1])) { // "+" alone or with a blank, not "+OK"
 		return strings.TrimRight(string(skipBlanks(line[1:])), " \t"), true, nil
 	}
 	_, err = c.statusReply(line)

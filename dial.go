@@ -1,6 +1,7 @@
 package pop3
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -149,7 +150,7 @@ func (c *Client) readGreeting(addr string) error {
 		return fmt.Errorf("pop3: no greeting within %v from %s%s: %w", c.opts.Timeout, addr, hint, unprefixed(err))
 	case err != nil:
 		return err
-	case len(line) == 0 || line[0] != '+' && line[0] != '-':
+	case !isPositive(line) && !bytes.HasPrefix(line, []byte("-")):
 		shown := line
 		if len(shown) > 100 {
 			shown = shown[:100]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,22 +77,36 @@ func TestListingOneDeadline(t *testing.T) {
 	}
 }
 
-// TestListingNumbers checks the fast path of the listings' numbers against nextField and
-// parseDecimal: what it takes, they take with the same value and the same rest, and what
-// it leaves, they decide, so that a listing accepts and refuses exactly what they do
-// (message 0 refused: C0011, C0021).
+// TestListingNumbers checks numberField, the one rule of the numbers of a reply, against an
+// oracle written apart from it: the first field after any blanks, taken when it is ASCII
+// digits only and strconv.ParseInt takes it, with what follows it as the rest; anything
+// else is ErrMalformed. It checks leadingNumber, the listings' shortcut, against
+// numberField: what it takes, numberField takes with the same value and rest, and what it
+// leaves has blanks before it or more than 18 digits, or is refused (message 0 refused:
+// C0011, C0021).
 func TestListingNumbers(t *testing.T) {
 	for _, f := range []string{"0", "1", "42", "007", "999999999999999999", "9223372036854775807",
 		"9223372036854775808", "", "-1", "+1", "1a", "１", "12 ", "12\tx y", " 12", "7\r",
-		"1234567890123456789", "99999999999999999999", "99999999999999999999 1"} {
-		n, rest, ok := leadingNumber([]byte(f))
-		field, wantRest := nextField([]byte(f))
-		want, err := parseDecimal(field)
-		if ok && (err != nil || n != want || string(rest) != string(wantRest)) {
-			t.Errorf("%q: fast path %d, rest %q; parseDecimal %d, %v, rest %q", f, n, rest, want, err, wantRest)
+		"1234567890123456789", "99999999999999999999", "99999999999999999999 1",
+		"99999999999999999999a", "0000000000000000000000042 x", "9223372036854775799", " \t", "\t 5\t6"} {
+		start := len(f) - len(strings.TrimLeft(f, " \t"))
+		end := start + strings.IndexAny(f[start:]+" ", " \t")
+		field := f[start:end]
+		want, perr := strconv.ParseInt(field, 10, 64)
+		valid := field != "" && strings.Trim(field, "0123456789") == "" && perr == nil
+		n, rest, err := numberField([]byte(f))
+		switch {
+		case valid && (err != nil || n != want || string(rest) != f[end:]):
+			t.Errorf("%q: %d, rest %q, %v; want %d, rest %q", f, n, rest, err, want, f[end:])
+		case !valid && !errors.Is(err, ErrMalformed):
+			t.Errorf("%q: %d, %v; want ErrMalformed", f, n, err)
 		}
-		if !ok && len(field) <= 18 && err == nil && f[0] != ' ' {
-			t.Errorf("%q: fast path refused what parseDecimal takes (%d) with 18 digits or fewer", f, want)
+		fn, frest, ok := leadingNumber([]byte(f))
+		switch {
+		case ok && (!valid || fn != n || string(frest) != string(rest)):
+			t.Errorf("%q: shortcut %d, rest %q; numberField %d, rest %q, %v", f, fn, frest, n, rest, err)
+		case !ok && valid && start == 0 && len(field) <= 18:
+			t.Errorf("%q: shortcut refused what numberField takes (%d) with 18 digits or fewer", f, n)
 		}
 	}
 	if _, err := parseScanLine([]byte("0 100")); !errors.Is(err, ErrMalformed) {

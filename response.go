@@ -78,49 +78,73 @@ func nextField(b []byte) (field, rest []byte) {
 	return b[:i], b[i:]
 }
 
-// parseDecimal parses a non-negative decimal number made of ASCII digits only.
-func parseDecimal(field []byte) (int64, error) {
+// numberField parses the first field of b, after any spaces and tabs, as a number and
+// returns what follows it: the one rule of a number in a reply. The field must be ASCII
+// digits only, at least one, and its value must fit an int64.
+func numberField(b []byte) (int64, []byte, error) {
+	field, rest := nextField(b)
 	if len(field) == 0 {
-		return 0, fmt.Errorf("%w: missing number", ErrMalformed)
+		return 0, nil, fmt.Errorf("%w: missing number", ErrMalformed)
 	}
 	for _, c := range field {
 		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("%w: %q is not a number", ErrMalformed, field)
+			return 0, nil, fmt.Errorf("%w: %q is not a number", ErrMalformed, field)
 		}
 	}
 	n, err := strconv.ParseInt(string(field), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %q is out of range", ErrMalformed, field)
+		return 0, nil, fmt.Errorf("%w: %q is out of range", ErrMalformed, field)
 	}
-	return n, nil
+	return n, rest, nil
 }
 
 // parseNumberPair reads the two leading numbers of a drop listing ("count size") or a scan
 // listing ("number size"), ignoring whatever follows them.
 func parseNumberPair(b []byte) (int64, int64, error) {
-	f1, rest := nextField(b)
-	f2, _ := nextField(rest)
-	a, err := parseDecimal(f1)
+	a, rest, err := numberField(b)
 	if err != nil {
 		return 0, 0, err
 	}
-	n, err := parseDecimal(f2)
+	n, _, err := numberField(rest)
 	if err != nil {
 		return 0, 0, err
 	}
 	return a, n, nil
 }
 
-// parseMessageNumber parses a listing's message number, which is at least 1 and fits an int.
-func parseMessageNumber(field []byte) (int, error) {
-	n, err := parseDecimal(field)
+// messageNumberField is numberField for the message number that begins a listing's line.
+func messageNumberField(b []byte) (int, []byte, error) {
+	n, rest, err := numberField(b)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	if n < 1 || n > maxMessageNumber {
-		return 0, fmt.Errorf("%w: message number %d out of range", ErrMalformed, n)
+	if !isMessageNumber(n) {
+		return 0, nil, fmt.Errorf("%w: message number %d out of range", ErrMalformed, n)
 	}
-	return int(n), nil
+	return int(n), rest, nil
+}
+
+// isMessageNumber reports whether n can be a message number: at least 1, and it fits an int.
+func isMessageNumber(n int64) bool { return n >= 1 && n <= maxMessageNumber }
+
+// leadingNumber is numberField's shortcut for the usual field of a listing, small enough
+// to be inlined: a field of 1 to 18 ASCII digits at the very start of b (which cannot
+// overflow), ended by a space, a tab or the end of b. It adds no rule: when it reports
+// true, numberField(b) returns the same number and rest; when false, numberField decides
+// (TestListingNumbers checks both).
+func leadingNumber(b []byte) (n int64, rest []byte, ok bool) {
+	i := 0
+	for ; i < len(b) && i <= 18; i++ {
+		c := b[i] - '0'
+		if c > 9 {
+			break
+		}
+		n = n*10 + int64(c)
+	}
+	if i == 0 || i > 18 || i < len(b) && !isBlank(b[i]) {
+		return 0, nil, false
+	}
+	return n, b[i:], true
 }
 
 const maxMessageNumber = 1<<31 - 1
