@@ -622,6 +622,10 @@ func TestCapabilityAccessors(t *testing.T) {
 		{pop3.Capabilities{"EXPIRE": {"31", "USER"}}, pop3.ExpirePolicy{Days: 31, PerUser: true}, true},
 		{pop3.Capabilities{"EXPIRE": {"0"}}, pop3.ExpirePolicy{Days: 0}, true},
 		{pop3.Capabilities{"EXPIRE": {"soon"}}, pop3.ExpirePolicy{}, false},
+		// A hand-built map: an argument is the number alone, as CAPA's fields are.
+		{pop3.Capabilities{"EXPIRE": {"30 days"}}, pop3.ExpirePolicy{}, false},
+		{pop3.Capabilities{"EXPIRE": {" 30"}}, pop3.ExpirePolicy{}, false},
+		{pop3.Capabilities{"EXPIRE": {""}}, pop3.ExpirePolicy{}, false},
 		{pop3.Capabilities{"EXPIRE": nil}, pop3.ExpirePolicy{}, false},
 	} {
 		if got, ok := tc.caps.Expire(); got != tc.expire || ok != tc.ok {
@@ -637,6 +641,8 @@ func TestCapabilityAccessors(t *testing.T) {
 		{pop3.Capabilities{"LOGIN-DELAY": {"0"}}, pop3.LoginDelayPolicy{}, true},
 		{pop3.Capabilities{"LOGIN-DELAY": {"-5"}}, pop3.LoginDelayPolicy{}, false},
 		{pop3.Capabilities{"LOGIN-DELAY": {"99999999999999999999"}}, pop3.LoginDelayPolicy{}, false},
+		{pop3.Capabilities{"LOGIN-DELAY": {" 900"}}, pop3.LoginDelayPolicy{}, false},
+		{pop3.Capabilities{"LOGIN-DELAY": {"900\t"}}, pop3.LoginDelayPolicy{}, false},
 	} {
 		if got, ok := tc.caps.LoginDelay(); got != tc.delay || ok != tc.ok {
 			t.Errorf("%v: LoginDelay() = %+v, %v; want %+v, %v", tc.caps, got, ok, tc.delay, tc.ok)

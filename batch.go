@@ -270,9 +270,10 @@ func (f *inFlight) release() {
 }
 
 // batch is a run of commands of one form, "keyword first[i] extra...", one for each
-// message number of first (at least 1), the Conn facility behind RetrEach, TopEach and DeleEach; and, for
-// Sync, single-line follow-up commands that its callbacks queue while it runs (the DELEs
-// of what has been stored, then QUIT), sent in the same stream as the commands of first.
+// message number of first (at least 1), the Conn facility behind RetrEach, TopEach and
+// DeleEach; and, for Sync, single-line follow-up commands that its callbacks queue while
+// it runs (the DELEs of what has been stored, then QUIT), sent in the same stream as the
+// commands of first.
 // Each command has an index in the batch, its tag: i for first[i], len(first)+j for the
 // follow-up queued j-th. The writer sends the follow-ups queued before the commands of
 // first not yet sent; the replies come back in the order sent, and the reader learns from
@@ -367,7 +368,12 @@ func (c *Conn) runBatch(b *batch) error {
 		return err
 	}
 	defer c.setState(connBatch, connIdle) // fails, harmlessly, once broken or closed
-	defer func() { c.bodies = nil }()
+	defer func() {
+		// Keep nothing of the batch once it returns: the last command answered keeps only
+		// its text, not the batch (its numbers, its callback and what that holds).
+		c.bodies = nil
+		c.answered = sentCommand{text: c.answered.display()}
+	}()
 	b.queued = len(follow)
 	c.flight.openQueue(follow, b.followed != nil)
 	defer c.flight.openQueue(nil, false)
@@ -470,8 +476,9 @@ func (c *Conn) runPipelined(b *batch) error {
 	defer c.flight.release()
 	defer func() {
 		if !finished {
-			// handle panicked, with commands in flight whose replies nobody will read:
-			// the Conn is out of step. Stop the writer before the panic goes on.
+			// A callback panicked (handle or then, or followed while the replies of a
+			// stopped batch were discarded), with commands in flight whose replies nobody
+			// will read: the Conn is out of step. Stop the writer before the panic goes on.
 			c.abort(c.answered.display(), errors.New("a batch callback panicked"))
 			finish()
 		}

@@ -152,14 +152,21 @@ func (c Capabilities) LoginDelay() (p LoginDelayPolicy, ok bool) {
 	if !present || len(args) == 0 {
 		return LoginDelayPolicy{}, false
 	}
-	secs, _, err := numberField([]byte(args[0]))
-	if err != nil || secs > int64(maxDuration/time.Second) {
+	secs, ok := capabilityNumber(args[0])
+	if !ok || secs > int64(maxDuration/time.Second) {
 		return LoginDelayPolicy{}, false
 	}
 	return LoginDelayPolicy{Delay: time.Duration(secs) * time.Second, PerUser: c.hasArg("LOGIN-DELAY", "USER")}, true
 }
 
 const maxDuration = time.Duration(1<<63 - 1)
+
+// capabilityNumber parses a capability's argument that must be a number and nothing else
+// (numberField's rule, with no blank around it: a Capabilities map may be built by hand).
+func capabilityNumber(arg string) (int64, bool) {
+	n, rest, err := numberField([]byte(arg))
+	return n, err == nil && len(rest) == 0 && arg[0] >= '0' && arg[0] <= '9'
+}
 
 // ExpirePolicy is the EXPIRE capability (RFC 2449 section 6.7): how long the server keeps
 // messages left on it.
@@ -189,8 +196,8 @@ func (c Capabilities) Expire() (p ExpirePolicy, ok bool) {
 		p.Never = true
 		return p, true
 	}
-	days, _, err := numberField([]byte(args[0]))
-	if err != nil || days > maxMessageNumber {
+	days, ok := capabilityNumber(args[0])
+	if !ok || days > maxMessageNumber {
 		return ExpirePolicy{}, false
 	}
 	p.Days = int(days)

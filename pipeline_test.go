@@ -604,3 +604,31 @@ func TestRetrEachKeptReadersEndTheirOwn(t *testing.T) {
 		})
 	}
 }
+
+// Once a batch has returned, the idle Conn keeps nothing of it: not its numbers, nor its
+// callback and what that holds (the last command answered keeps only its text).
+func TestRetrEachKeepsNothingOfTheBatch(t *testing.T) {
+	c := mailboxClient(t, (&Mailbox{Messages: messages(2), Pipelining: true}).Start(t))
+	freed := make(chan struct{})
+	func() {
+		big := new([1 << 20]byte)
+		runtime.SetFinalizer(big, func(*[1 << 20]byte) { close(freed) })
+		err := c.RetrEach([]int{1, 2}, func(_ int, r io.Reader) error {
+			_ = big[0]
+			_, err := io.Copy(io.Discard, r)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}()
+	for range 10 {
+		runtime.GC()
+		select {
+		case <-freed:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Error("what the callback holds is still reachable after RetrEach returned")
+}
