@@ -614,11 +614,7 @@ func (b *batch) display(i int) string {
 
 // octets returns the size on the wire of the command of b.first[i], CRLF included.
 func (b *batch) octets(i int) int {
-	n := len(b.keyword) + 3 + decimalDigits(b.first[i])
-	for _, a := range b.extra {
-		n += 1 + len(a)
-	}
-	return n
+	return commandOctets(b.keyword, b.extra) + 1 + decimalDigits(b.first[i])
 }
 
 // decimalDigits returns the number of digits of n >= 0 in decimal.

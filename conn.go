@@ -373,12 +373,7 @@ func (c *Conn) writeCommand(keyword string, args []string) { c.writeTagged(keywo
 // writeTagged is writeCommand for a command of a batch, recorded with its index in the
 // batch (tag), which tells the reader what the next reply answers.
 func (c *Conn) writeTagged(keyword string, args []string, tag int) {
-	c.w.WriteString(keyword)
-	for _, a := range args {
-		c.w.write(' ')
-		c.w.WriteString(a)
-	}
-	c.w.WriteString("\r\n")
+	c.writeLine(keyword, 0, args)
 	display := displayCommand(keyword, args)
 	c.trace.client(display)
 	c.flight.push(sentCommand{text: display, octets: commandOctets(keyword, args), tag: tag})
@@ -388,19 +383,27 @@ func (c *Conn) writeTagged(keyword string, args []string, tag int) {
 // message number as it formats it and records the command without its text (see
 // sentCommand), so that it allocates nothing.
 func (c *Conn) writeFirst(b *batch, i int) {
-	var digits [20]byte
-	c.w.WriteString(b.keyword)
-	c.w.write(' ')
-	c.w.Write(strconv.AppendInt(digits[:0], int64(b.first[i]), 10))
-	for _, a := range b.extra {
-		c.w.write(' ')
-		c.w.WriteString(a)
-	}
-	c.w.WriteString("\r\n")
+	c.writeLine(b.keyword, b.first[i], b.extra)
 	if c.trace != nil {
 		c.trace.client(b.display(i))
 	}
 	c.flight.push(sentCommand{b: b, octets: b.octets(i), tag: i})
+}
+
+// writeLine buffers a checked command line: keyword, then number when it is positive (a
+// message number, formatted in place), then args, separated by single spaces, and CRLF.
+func (c *Conn) writeLine(keyword string, number int, args []string) {
+	c.w.WriteString(keyword)
+	if number > 0 {
+		var digits [20]byte
+		c.w.write(' ')
+		c.w.Write(strconv.AppendInt(digits[:0], int64(number), 10))
+	}
+	for _, a := range args {
+		c.w.write(' ')
+		c.w.WriteString(a)
+	}
+	c.w.WriteString("\r\n")
 }
 
 func (c *Conn) flush() error {

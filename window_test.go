@@ -1,6 +1,9 @@
 package pop3
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // The window of a pipelined batch stays within its bounds, count and octets, and refills
 // in chunks: once full, the writer waits until a quarter of it has been answered, so each
@@ -57,5 +60,16 @@ func TestInFlightWindowRefillsInChunks(t *testing.T) {
 				t.Errorf("%d refills for %d commands, want at most %d (a quarter of a window each)", refills, total, limit)
 			}
 		})
+	}
+}
+
+// The window counts a batch command's octets as they go on the wire: b.octets must be the
+// length of the line writeFirst writes, CRLF included, for every number of digits.
+func TestBatchCommandOctets(t *testing.T) {
+	b := &batch{keyword: "TOP", first: []int{1, 9, 10, 99, 100, 12345, 1 << 40}, extra: []string{"10"}}
+	for i, n := range b.first {
+		if got, want := b.octets(i), len(fmt.Sprintf("TOP %d 10\r\n", n)); got != want {
+			t.Errorf("octets of TOP %d 10: %d, want %d", n, got, want)
+		}
 	}
 }
