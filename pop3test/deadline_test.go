@@ -19,6 +19,13 @@ import (
 // never compared with a measured time.
 const testIdle = 200 * time.Millisecond
 
+// expectAutologout reads the autologout's last line and then the close.
+func (c *rawClient) expectAutologout() {
+	c.t.Helper()
+	c.expectLine("-ERR " + idleLine)
+	c.expectEOF()
+}
+
 // waitSessionsGone waits, for at most 10 seconds, until no goroutine is left but those
 // before ignores, and fails the test if one is.
 func waitSessionsGone(t *testing.T, before goleak.Option) {
@@ -51,8 +58,7 @@ func TestMailboxIdleBeforeLogin(t *testing.T) {
 	before := goleak.IgnoreCurrent()
 	c := dial(t, addr)
 	c.expectLine("+OK pop3test ready")
-	c.expectLine("-ERR Disconnected for inactivity.")
-	c.expectEOF()
+	c.expectAutologout()
 	waitSessionsGone(t, before)
 	if tr := m.Transcripts()[0]; !strings.HasSuffix(tr, "# autologout: the client sent no command for 200ms\nS: -ERR Disconnected for inactivity.\r\n") {
 		t.Errorf("transcript = %q", tr)
@@ -70,8 +76,7 @@ func TestMailboxIdleNoUpdate(t *testing.T) {
 	before := goleak.IgnoreCurrent()
 	c := login(t, addr)
 	c.okCmd("DELE 1")
-	c.expectLine("-ERR Disconnected for inactivity.")
-	c.expectEOF()
+	c.expectAutologout()
 	waitSessionsGone(t, before)
 	if isLocked(m) {
 		t.Fatal("the maildrop is still locked after the session ended")
@@ -103,8 +108,7 @@ func TestMailboxIdleTLS(t *testing.T) {
 		c.expectLine("+OK pop3test ready")
 		c.okCmd("USER user")
 		c.okCmd("PASS pass")
-		c.expectLine("-ERR Disconnected for inactivity.")
-		c.expectEOF()
+		c.expectAutologout()
 	})
 	t.Run("STLS", func(t *testing.T) {
 		m := &Mailbox{IdleTimeout: testIdle, STLS: true}
@@ -114,8 +118,7 @@ func TestMailboxIdleTLS(t *testing.T) {
 		c.okCmd("STLS")
 		c.startTLS(m.ClientTLSConfig())
 		c.okCmd("USER user")
-		c.expectLine("-ERR Disconnected for inactivity.")
-		c.expectEOF()
+		c.expectAutologout()
 	})
 }
 
