@@ -19,6 +19,15 @@ import (
 // never compared with a measured time.
 const testIdle = 200 * time.Millisecond
 
+// idleLogin is idleClient logged in with USER and PASS.
+func idleLogin(t *testing.T, m *Mailbox) (*rawClient, <-chan struct{}) {
+	t.Helper()
+	c, done := idleClient(t, m)
+	c.okCmd("USER user")
+	c.okCmd("PASS pass")
+	return c, done
+}
+
 // expectAutologout reads the autologout's last line and then the close.
 func (c *rawClient) expectAutologout() {
 	c.t.Helper()
@@ -207,9 +216,7 @@ func TestMailboxIdleTimeoutDefault(t *testing.T) {
 	}
 	synctest.Test(t, func(t *testing.T) {
 		m := &Mailbox{Messages: [][]byte{[]byte("Subject: a\r\n\r\na\r\n")}}
-		c, done := idleClient(t, m)
-		c.okCmd("USER user")
-		c.okCmd("PASS pass")
+		c, done := idleLogin(t, m)
 		c.okCmd("DELE 1")
 		start := time.Now()
 		c.expectLine("-ERR Disconnected for inactivity.")
@@ -257,9 +264,7 @@ func TestMailboxWriteBoundSynctest(t *testing.T) {
 	msg := bytes.Repeat([]byte(strings.Repeat("x", 62)+"\r\n"), 1<<20/64) // 1 MiB, 4 pieces
 	synctest.Test(t, func(t *testing.T) {
 		m := &Mailbox{IdleTimeout: d, Messages: [][]byte{msg}}
-		c, done := idleClient(t, m)
-		c.okCmd("USER user")
-		c.okCmd("PASS pass")
+		c, done := idleLogin(t, m)
 		start := time.Now()
 		c.send("RETR 1\r\nDELE 1\r\nQUIT\r\n")
 		c.expectLine("+OK 1048576 octets")
@@ -273,9 +278,7 @@ func TestMailboxWriteBoundSynctest(t *testing.T) {
 	})
 	synctest.Test(t, func(t *testing.T) {
 		m := &Mailbox{IdleTimeout: d, Messages: [][]byte{msg}}
-		c, _ := idleClient(t, m)
-		c.okCmd("USER user")
-		c.okCmd("PASS pass")
+		c, _ := idleLogin(t, m)
 		start := time.Now()
 		c.send("RETR 1\r\n")
 		want := "+OK 1048576 octets\r\n" + string(msg) + ".\r\n"
