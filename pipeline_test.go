@@ -431,9 +431,9 @@ func numbersUpTo(n int) []int {
 	return nums
 }
 
-// A large pipelined batch over a connection that buffers nothing at all still completes:
-// the client reads replies while it writes commands, so the two sides never wait on each
-// other.
+// C0023: a large pipelined batch over a connection that buffers nothing at all still
+// completes, each body the message of its number: the client reads replies while it writes
+// commands, so the two sides never wait on each other.
 func TestRetrEachOverUnbufferedPipe(t *testing.T) {
 	const n = 3000
 	msgs := make([][]byte, n)
@@ -463,7 +463,8 @@ func TestRetrEachOverUnbufferedPipe(t *testing.T) {
 // nothing (the server, blocked writing replies nobody reads, reads no more commands): the
 // batch stops its writer and reads the replies already asked for while the writer's last
 // write completes, so the connection stays in step. Before, the reader waited for the
-// writer first, and both waited until the write deadline broke the connection.
+// writer first, and both waited until the write deadline broke the connection. Every
+// command sent gets its reply, read in order, so NOOP and STAT after it are in step (C0014).
 func TestRetrEachCallbackFailsWhileWriterBlocked(t *testing.T) {
 	const n = 3000
 	msgs := make([][]byte, n)

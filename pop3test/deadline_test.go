@@ -78,7 +78,8 @@ func TestMailboxIdleBeforeLogin(t *testing.T) {
 
 // A logged-in client that marks a message deleted and goes idle: the session ends without
 // UPDATE (RFC 1939 sections 3 and 6), so the message is still there; the lock is released
-// when the session ends, so the next login gets in with no [IN-USE].
+// when the session ends, so the next login gets in with no [IN-USE]; its STAT and RETR
+// answer for the message kept (C0017, C0022, C0023).
 func TestMailboxIdleNoUpdate(t *testing.T) {
 	m := &Mailbox{IdleTimeout: testIdle, Messages: [][]byte{[]byte("Subject: a\r\n\r\na\r\n"), []byte("Subject: b\r\n\r\nb\r\n")}}
 	addr := m.Start(t)
@@ -243,6 +244,10 @@ func TestMailboxIdleRearmed(t *testing.T) {
 			time.Sleep(d - time.Nanosecond)
 			c.cmd("NOOP")
 		}
+		// Half an IdleTimeout later, so that a deadline left from the wait before the
+		// challenge would end the session too early: the wait for the response is armed
+		// again when the challenge has been sent.
+		time.Sleep(d / 2)
 		c.send("AUTH PLAIN\r\n")
 		c.expectLine("+ ")
 		start := time.Now()
